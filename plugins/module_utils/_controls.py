@@ -1,0 +1,110 @@
+# Copyright (c) nodeguard.hardening contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+"""The control model shared by every module of the collection.
+
+A control is one benchmark item (or one Kubernetes requirement) described as data.
+Every module takes a list of controls, checks or applies each, and reports one
+result per control with a status from STATUSES.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+PASS = "pass"
+FIXED = "fixed"
+DRIFT = "drift"
+SKIPPED = "skipped"
+ERROR = "error"
+STATUSES = (PASS, FIXED, DRIFT, SKIPPED, ERROR)
+
+# Version of the result schema; reports carry it so readers can tell formats apart.
+RESULT_SCHEMA_VERSION = 1
+
+CONTROL_ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
+
+
+class ControlInputError(ValueError):
+    """Input that is wrong before anything was touched; the message says how to fix it."""
+
+
+def control_argument_spec(domain_options: dict[str, dict]) -> dict[str, t.Any]:
+    """Argument spec of the C(controls) option: common fields plus a module's own."""
+    options: dict[str, dict] = {
+        "id": {"type": "str", "required": True},
+        "title": {"type": "str", "required": True},
+        "benchmarks": {
+            "type": "list",
+            "elements": "dict",
+            "default": [],
+            "options": {
+                "benchmark": {"type": "str", "required": True},
+                "section": {"type": "str", "required": True},
+            },
+        },
+        "level": {"type": "int"},
+        "profile": {"type": "str"},
+        "enabled": {"type": "bool", "default": True},
+        "reason": {"type": "str"},
+    }
+    options.update(domain_options)
+    return {"type": "list", "elements": "dict", "required": True, "options": options}
+
+
+def validate_controls(controls: list[dict]) -> None:
+    """Checks that hold for every module: ids well formed and unique, reasons for disabled ones."""
+    seen: set[str] = set()
+    for control in controls:
+        cid = control["id"]
+        if not CONTROL_ID_RE.match(cid):
+            raise ControlInputError(
+                f"control id {cid!r} is not valid: use lower-case dotted words such as 'sysctl.ip_forward'"
+            )
+        if cid in seen:
+            raise ControlInputError(f"control id {cid!r} is given twice; each control must appear once")
+        seen.add(cid)
+        if not control.get("enabled", True) and not (control.get("reason") or "").strip():
+            raise ControlInputError(f"control {cid!r} is switched off without a reason; give one in 'reason'")
+
+
+def make_result(
+    control: dict,
+    status: str,
+    *,
+    reason: str | None = None,
+    expected: t.Any = None,
+    actual: t.Any = None,
+    details: dict | None = None,
+) -> dict[str, t.Any]:
+    """One control's result, in the schema every module and report shares."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    return {
+        "id": control["id"],
+        "title": control["title"],
+        "benchmarks": list(control.get("benchmarks") or []),
+        "level": control.get("level"),
+        "profile": control.get("profile"),
+        "status": status,
+        "reason": reason,
+        "expected": expected,
+        "actual": actual,
+        "details": details or {},
+    }
+
+
+def disabled_result(control: dict) -> dict[str, t.Any]:
+    return make_result(control, SKIPPED, reason=f"switched off: {control.get('reason')}")
+
+
+def summarise(results: list[dict]) -> dict[str, int]:
+    counts = {status: 0 for status in STATUSES}
+    for result in results:
+        counts[result["status"]] += 1
+    return counts
+
+
+def changed_status(check_mode: bool) -> str:
+    """What a control that differs from its target is called: predicted or corrected."""
+    return DRIFT if check_mode else FIXED

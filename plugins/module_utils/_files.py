@@ -1,0 +1,51 @@
+# Copyright (c) nodeguard.hardening contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+"""Reading and atomically replacing the small config files the modules own."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import typing as t
+
+
+def read_text(path: str) -> str | None:
+    """The file's text, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def atomic_write(module: t.Any, path: str, content: str, mode: int = 0o644) -> None:
+    """Replace C(path) with C(content): a temporary file in the same directory, then a rename.
+
+    Readers see the old file or the new one, never a half-written one. Owner is root, mode explicit.
+    """
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".nodeguard-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if os.geteuid() == 0:
+            os.chown(tmp, 0, 0)
+        module.atomic_move(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    # atomic_move carries over the old file's mode; ours is fixed.
+    os.chmod(path, mode)
+
+
+def file_diff(path: str, before: str | None, after: str | None) -> dict[str, str]:
+    return {
+        "before_header": path if before is not None else f"{path} (absent)",
+        "after_header": path if after is not None else f"{path} (absent)",
+        "before": before or "",
+        "after": after or "",
+    }

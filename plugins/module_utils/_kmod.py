@@ -1,0 +1,130 @@
+# Copyright (c) nodeguard.hardening contributors
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+"""Kernel modules that must be loaded now and at every boot (systemd-modules-load)."""
+
+from __future__ import annotations
+
+import os
+import re
+import typing as t
+from dataclasses import dataclass
+
+from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
+from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff, read_text
+
+DEFAULT_PATH = "/etc/modules-load.d/nodeguard-hardening.conf"
+LOAD_DIRS = ("/etc/modules-load.d", "/run/modules-load.d")
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+
+FILE_HEADER = (
+    "# Kernel modules loaded at boot for nodeguard.hardening. This file is replaced on\n"
+    "# every run: change the role's variables, not this file.\n"
+)
+
+
+class KmodApplyError(RuntimeError):
+    """modprobe failed on the node."""
+
+
+@dataclass(frozen=True)
+class KmodHost:
+    module_root: str = "/sys/module"
+    conf_root: str = "/"
+
+    def conf(self, path: str) -> str:
+        return os.path.join(self.conf_root, path.lstrip("/"))
+
+    def loaded(self, name: str) -> bool:
+        return os.path.isdir(os.path.join(self.module_root, name.replace("-", "_")))
+
+
+def render(entries: list[tuple[dict, list[str]]]) -> str:
+    blocks = [FILE_HEADER]
+    for control, names in entries:
+        if names:
+            blocks.append("\n".join([f"# {control['id']}: {control['title']}", *names]) + "\n")
+    return "\n".join(blocks)
+
+
+def parse_conf(text: str) -> set[str]:
+    names = set()
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and line[0] not in "#;":
+            names.add(line.replace("-", "_"))
+    return names
+
+
+def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
+    params = module.params
+    path = params["path"]
+    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) not in LOAD_DIRS:
+        raise c.ControlInputError(f"path {path!r} must be a '.conf' file directly in {' or '.join(LOAD_DIRS)}")
+    controls = params["controls"]
+    c.validate_controls(controls)
+
+    modprobe = module.get_bin_path("modprobe", required=False, opt_dirs=["/usr/sbin", "/sbin"])
+    if modprobe is None:
+        raise c.ControlInputError("modprobe is not installed on this node; install the kmod package")
+    available: dict[str, bool] = {}
+    plan: list[tuple[dict, list[str], list[str]]] = []
+    for control in controls:
+        if not control["enabled"]:
+            continue
+        names = control.get("load") or []
+        if not names:
+            raise c.ControlInputError(f"control {control['id']!r} names no module in 'load'")
+        for name in names:
+            if not _NAME_RE.match(name):
+                raise c.ControlInputError(f"control {control['id']!r}: {name!r} is not a kernel module name")
+            if name not in available:
+                available[name] = host.loaded(name) or module.run_command([modprobe, "-n", "-q", name])[0] == 0
+        absent = [n for n in names if not available[n]]
+        if absent and params["missing"] == "fail":
+            raise c.ControlInputError(
+                f"control {control['id']!r}: this kernel has no module {', '.join(absent)} "
+                "(set missing=skip to report it as skipped)"
+            )
+        plan.append((control, [n for n in names if available[n]], absent))
+
+    target = host.conf(path)
+    before_text = read_text(target)
+    after_text = render([(ctl, names) for ctl, names, _ in plan])
+    persisted = parse_conf(before_text or "")
+    to_load = sorted({n for _, names, _ in plan for n in names if not host.loaded(n)})
+    file_changes = before_text != after_text
+
+    results: dict[str, dict] = {}
+    for control, names, absent in plan:
+        expected = {n: "loaded" for n in control.get("load") or []}
+        actual = {n: ("loaded" if host.loaded(n) else ("absent" if n in absent else "not loaded")) for n in expected}
+        if not names:
+            results[control["id"]] = c.make_result(control, c.SKIPPED, reason=f"this kernel has no module {', '.join(absent)}",
+                                                   expected=expected, actual=actual)
+            continue
+        ok = all(host.loaded(n) and n.replace("-", "_") in persisted for n in names)
+        status = c.PASS if ok else c.changed_status(module.check_mode)
+        details = {"missing_modules": absent} if absent else {}
+        results[control["id"]] = c.make_result(control, status, expected=expected, actual=actual, details=details)
+
+    if not module.check_mode:
+        for name in to_load:
+            rc, _out, err = module.run_command([modprobe, name])
+            if rc != 0:
+                raise KmodApplyError(f"modprobe {name} failed: {err.strip() or rc}")
+        if file_changes:
+            atomic_write(module, target, after_text)
+
+    ordered = [results.get(ctl["id"]) or c.disabled_result(ctl) for ctl in controls]
+    diff = [file_diff(path, before_text, after_text)]
+    if to_load:
+        diff.append({"before_header": "loaded modules", "after_header": "loaded modules",
+                     "before": "", "after": "".join(f"{n}\n" for n in to_load)})
+    return {
+        "changed": bool(to_load) or file_changes,
+        "path": path,
+        "loaded": to_load,
+        "controls": ordered,
+        "summary": c.summarise(ordered),
+        "diff": diff,
+    }
