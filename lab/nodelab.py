@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A lab of real Debian nodes as qemu virtual machines, for tests and demos.
 
 Commands (each one step):
@@ -11,6 +10,7 @@ Every node gets an SSH port forwarded on 127.0.0.1 and a second NIC on a private
 switch (vde_switch on a unix socket) that all nodes of a lab share; node i has
 address 10.77.0.(10+i)/24 there. Nothing touches the host's own network.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -39,10 +40,21 @@ RECIPE = {
     "suite": "bookworm",
     "variant": "important",
     "mirror": os.environ.get("NODELAB_MIRROR", "http://deb.debian.org/debian"),
-    "packages": sorted([
-        "systemd-sysv", "openssh-server", "python3", "linux-image-cloud-amd64", "sudo",
-        "iproute2", "kmod", "procps", "iputils-ping", "udev",
-    ]),
+    "packages": sorted(
+        [
+            "systemd-sysv",
+            "openssh-server",
+            "python3",
+            "linux-image-cloud-amd64",
+            "sudo",
+            "iproute2",
+            "kmod",
+            "procps",
+            "iputils-ping",
+            "udev",
+            "dbus",
+        ]
+    ),
     "disk_size": "6G",
     "revision": 3,
 }
@@ -89,6 +101,8 @@ def log(msg: str) -> None:
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    """Run a tool; its output goes to stderr so stdout carries only this tool's answer."""
+    kw.setdefault("stdout", sys.stderr)
     return subprocess.run(cmd, check=True, **kw)
 
 
@@ -138,9 +152,17 @@ def build() -> Path:
         work = Path(tempfile.mkdtemp(prefix="nodelab-build-", dir=CACHE))
         try:
             rootfs = work / "rootfs"
-            run(["mmdebstrap", "--quiet", f"--variant={RECIPE['variant']}",
-                 "--include=" + ",".join(RECIPE["packages"]),
-                 RECIPE["suite"], str(rootfs), RECIPE["mirror"]])
+            run(
+                [
+                    "mmdebstrap",
+                    "--quiet",
+                    f"--variant={RECIPE['variant']}",
+                    "--include=" + ",".join(RECIPE["packages"]),
+                    RECIPE["suite"],
+                    str(rootfs),
+                    RECIPE["mirror"],
+                ]
+            )
             customise(rootfs)
             raw = work / "disk.raw"
             run(["mkfs.ext4", "-q", "-F", "-L", "root", "-d", str(rootfs), str(raw), RECIPE["disk_size"]])
@@ -176,14 +198,20 @@ def customise(rootfs: Path) -> None:
     write(rootfs / "etc/systemd/system/nodelab-private-net.service", PRIVATE_NET_UNIT)
     write(rootfs / "etc/ssh/sshd_config.d/10-nodelab.conf", "UseDNS no\nGSSAPIAuthentication no\n")
     # Background jobs only slow an emulated node down.
-    for unit in ("apt-daily.timer", "apt-daily-upgrade.timer", "man-db.timer", "e2scrub_all.timer",
-                 "fstrim.timer", "dpkg-db-backup.timer", "systemd-timesyncd.service"):
+    for unit in (
+        "apt-daily.timer",
+        "apt-daily-upgrade.timer",
+        "man-db.timer",
+        "e2scrub_all.timer",
+        "fstrim.timer",
+        "dpkg-db-backup.timer",
+        "systemd-timesyncd.service",
+    ):
         link = rootfs / "etc/systemd/system" / unit
         with contextlib.suppress(FileNotFoundError):
             link.unlink()
         link.symlink_to("/dev/null")
-    run(["chroot", str(rootfs), "systemctl", "enable", "--quiet",
-         "systemd-networkd", "ssh", "nodelab-private-net"])
+    run(["chroot", str(rootfs), "systemctl", "enable", "--quiet", "systemd-networkd", "ssh", "nodelab-private-net"])
     (rootfs / "etc/machine-id").write_text("", encoding="utf-8")
 
 
@@ -232,15 +260,31 @@ def kvm_works() -> bool:
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return False
     img = image_dir()
-    cmd = ["qemu-system-x86_64", "-accel", "kvm", "-cpu", "host", "-m", "256", "-nographic",
-           "-nodefaults", "-no-user-config", "-serial", "stdio", "-no-reboot",
-           "-kernel", str(img / "vmlinuz"), "-append", "console=ttyS0 panic=-1 earlyprintk=ttyS0"]
+    cmd = [
+        "qemu-system-x86_64",
+        "-accel",
+        "kvm",
+        "-cpu",
+        "host",
+        "-m",
+        "256",
+        "-nographic",
+        "-nodefaults",
+        "-no-user-config",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-kernel",
+        str(img / "vmlinuz"),
+        "-append",
+        "console=ttyS0 panic=-1 earlyprintk=ttyS0",
+    ]
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
-            out, _ = proc.communicate(timeout=15)
+            out = proc.communicate(timeout=15)[0]
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, _ = proc.communicate()
+            out = proc.communicate()[0]
     text = out.decode(errors="replace")
     # A kernel that got as far as mounting root (and panicking, there is no disk) ran fine.
     return "Kernel panic" in text or "VFS:" in text
@@ -248,18 +292,36 @@ def kvm_works() -> bool:
 
 def qemu_command(lab: str, node: Node, img: Path, state: Path, memory: int) -> list[str]:
     return [
-        "qemu-system-x86_64", "-name", f"{MARKER}-{lab}-{node.name}", *accel(),
-        "-smp", "1", "-m", str(memory), "-nographic", "-nodefaults", "-no-user-config",
-        "-daemonize", "-pidfile", str(state / f"{node.name}.pid"),
-        "-serial", f"file:{state / (node.name + '.console.log')}",
-        "-kernel", str(img / "vmlinuz"), "-initrd", str(img / "initrd.img"),
-        "-append", (f"root=LABEL=root rw console=ttyS0 systemd.hostname={node.name} "
-                    f"nodelab.ip={node.address}/24 net.ifnames=0"),
-        "-drive", f"file={state / (node.name + '.qcow2')},if=virtio,format=qcow2,discard=unmap",
-        "-nic", (f"user,model=virtio-net-pci,mac=52:54:00:4e:00:{node.index:02x},"
-                 f"hostfwd=tcp:127.0.0.1:{node.port}-:22"),
-        "-nic", f"vde,sock={state / 'switch'},model=virtio-net-pci,mac=52:54:00:4e:01:{node.index:02x}",
-        "-device", "virtio-rng-pci",
+        "qemu-system-x86_64",
+        "-name",
+        f"{MARKER}-{lab}-{node.name}",
+        *accel(),
+        "-smp",
+        "1",
+        "-m",
+        str(memory),
+        "-nographic",
+        "-nodefaults",
+        "-no-user-config",
+        "-daemonize",
+        "-pidfile",
+        str(state / f"{node.name}.pid"),
+        "-serial",
+        f"file:{state / (node.name + '.console.log')}",
+        "-kernel",
+        str(img / "vmlinuz"),
+        "-initrd",
+        str(img / "initrd.img"),
+        "-append",
+        (f"root=LABEL=root rw console=ttyS0 systemd.hostname={node.name} nodelab.ip={node.address}/24 net.ifnames=0"),
+        "-drive",
+        f"file={state / (node.name + '.qcow2')},if=virtio,format=qcow2,discard=unmap",
+        "-nic",
+        (f"user,model=virtio-net-pci,mac=52:54:00:4e:00:{node.index:02x},hostfwd=tcp:127.0.0.1:{node.port}-:22"),
+        "-nic",
+        f"vde,sock={state / 'switch'},model=virtio-net-pci,mac=52:54:00:4e:01:{node.index:02x}",
+        "-device",
+        "virtio-rng-pci",
     ]
 
 
@@ -268,8 +330,13 @@ def ssh_base(lab: str) -> list[str]:
 
 
 def ssh_ready(lab: str, node: Node) -> bool:
-    res = subprocess.run([*ssh_base(lab), "-o", "ConnectTimeout=5", node.name, "true"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60, check=False)
+    res = subprocess.run(
+        [*ssh_base(lab), "-o", "ConnectTimeout=5", node.name, "true"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
     return res.returncode == 0
 
 
@@ -283,11 +350,34 @@ def up(lab: str, count: int, memory: int) -> None:
     nodes = [Node(f"node{i}", i, free_port(), f"{PRIVATE_NET}.{10 + i}") for i in range(1, count + 1)]
     write_access_files(lab, nodes, key)
     try:
-        run(["vde_switch", "--sock", str(state / "switch"), "--daemon", "--pidfile",
-             str(state / "switch.pid"), "--mode", "0600"], stdout=subprocess.DEVNULL)
+        run(
+            [
+                "vde_switch",
+                "--sock",
+                str(state / "switch"),
+                "--daemon",
+                "--pidfile",
+                str(state / "switch.pid"),
+                "--mode",
+                "0600",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
         for node in nodes:
-            run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
-                 str(img / "base.qcow2"), str(state / f"{node.name}.qcow2")])
+            run(
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "qcow2",
+                    "-b",
+                    str(img / "base.qcow2"),
+                    str(state / f"{node.name}.qcow2"),
+                ]
+            )
             run(qemu_command(lab, node, img, state, memory))
         wait_for_ssh(lab, nodes)
     except BaseException:
@@ -326,28 +416,55 @@ def write_access_files(lab: str, nodes: list[Node], key: Path) -> None:
     hosts = {}
     for node in nodes:
         ssh_lines += [
-            f"Host {node.name}", "  HostName 127.0.0.1", f"  Port {node.port}", "  User root",
-            f"  IdentityFile {key}", "  IdentitiesOnly yes", "  StrictHostKeyChecking no",
-            "  UserKnownHostsFile /dev/null", "  LogLevel ERROR", "",
+            f"Host {node.name}",
+            "  HostName 127.0.0.1",
+            f"  Port {node.port}",
+            "  User root",
+            f"  IdentityFile {key}",
+            "  IdentitiesOnly yes",
+            "  StrictHostKeyChecking no",
+            "  UserKnownHostsFile /dev/null",
+            "  LogLevel ERROR",
+            "",
         ]
         hosts[node.name] = {
-            "ansible_host": "127.0.0.1", "ansible_port": node.port, "ansible_user": "root",
-            "ansible_ssh_private_key_file": str(key), "lab_private_address": node.address,
+            "ansible_host": "127.0.0.1",
+            "ansible_port": node.port,
+            "ansible_user": "root",
+            "ansible_ssh_private_key_file": str(key),
+            "lab_private_address": node.address,
         }
     write(state / "ssh_config", "\n".join(ssh_lines))
-    inventory = {"all": {
-        "vars": {
-            "ansible_python_interpreter": "/usr/bin/python3",
-            "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
-                                       "-o IdentitiesOnly=yes",
-        },
-        "children": {"lab": {"hosts": hosts}},
-    }}
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                "-o IdentitiesOnly=yes",
+            },
+            "children": {"lab": {"hosts": hosts}},
+        }
+    }
     # JSON is valid YAML: the inventory needs no YAML library here.
     write(state / "inventory.yml", json.dumps(inventory, indent=2) + "\n")
-    write(state / "instances.json", json.dumps([
-        {"instance": n.name, "address": "127.0.0.1", "port": n.port, "user": "root",
-         "identity_file": str(key), "private_address": n.address} for n in nodes], indent=2) + "\n")
+    write(
+        state / "instances.json",
+        json.dumps(
+            [
+                {
+                    "instance": n.name,
+                    "address": "127.0.0.1",
+                    "port": n.port,
+                    "user": "root",
+                    "identity_file": str(key),
+                    "private_address": n.address,
+                }
+                for n in nodes
+            ],
+            indent=2,
+        )
+        + "\n",
+    )
 
 
 def pid_alive(pidfile: Path) -> bool:
@@ -359,23 +476,37 @@ def pid_alive(pidfile: Path) -> bool:
 
 
 def lab_processes(lab: str | None) -> list[int]:
-    """Processes of this tool, found by the marker in their command line."""
-    wanted = f"{MARKER}-{lab}-" if lab else f"{MARKER}-"
+    """Processes of one lab (or of all), found by the marker in their command line."""
+    name_re = re.compile(rf"^{MARKER}-{re.escape(lab) if lab else '.+'}-node[0-9]+$")
     switch = str(lab_dir(lab) / "switch") if lab else str(CACHE / "labs")
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            args = (proc / "cmdline").read_bytes().split(b"\0")
+            text = [a.decode(errors="replace") for a in (proc / "cmdline").read_bytes().split(b"\0")]
         except OSError:
             continue
-        text = [a.decode(errors="replace") for a in args]
-        is_qemu = any(a.startswith(wanted) for a in text) and "qemu" in text[0]
+        is_qemu = "qemu" in text[0] and any(name_re.match(a) for a in text)
         is_switch = "vde_switch" in text[0] and any(a.startswith(switch) for a in text)
         if is_qemu or is_switch:
             found.append(int(proc.name))
     return found
+
+
+def running_labs() -> set[str]:
+    """Names of labs that have a qemu process, from the marker in its command line."""
+    labs = set()
+    for proc in Path("/proc").iterdir():
+        try:
+            args = (proc / "cmdline").read_bytes().split(b"\0") if proc.name.isdigit() else []
+        except OSError:
+            continue
+        for arg in args:
+            text = arg.decode(errors="replace")
+            if text.startswith(f"{MARKER}-") and "qemu" in args[0].decode(errors="replace"):
+                labs.add(text[len(MARKER) + 1 : text.rindex("-node")])
+    return labs
 
 
 def down(lab: str | None) -> None:
@@ -408,8 +539,10 @@ def status(lab: str | None) -> int:
             node = Node(inst["instance"], 0, inst["port"], inst["private_address"])
             alive = pid_alive(state / f"{node.name}.pid")
             answers = alive and ssh_ready(state.name, node)
-            print(f"  {node.name}: {'running' if alive else 'stopped'}, ssh 127.0.0.1:{node.port} "
-                  f"{'answers' if answers else 'no answer'}, private {node.address}")
+            print(
+                f"  {node.name}: {'running' if alive else 'stopped'}, ssh 127.0.0.1:{node.port} "
+                f"{'answers' if answers else 'no answer'}, private {node.address}"
+            )
     return 0
 
 
@@ -427,6 +560,7 @@ def main() -> int:
     group = p_down.add_mutually_exclusive_group()
     group.add_argument("--name", default="default")
     group.add_argument("--all", action="store_true")
+    group.add_argument("--prefix", help="every lab whose name starts with this")
     p_inv = sub.add_parser("inventory", help="print the inventory path of a lab that is up")
     p_inv.add_argument("--name", default="default")
     args = parser.parse_args()
@@ -440,7 +574,14 @@ def main() -> int:
     elif args.command == "status":
         return status(args.name)
     elif args.command == "down":
-        down(None if args.all else args.name)
+        if args.prefix:
+            for state in sorted((CACHE / "labs").glob(f"{args.prefix}*")):
+                down(state.name)
+            # A lab whose state folder is already gone may still have processes.
+            for pid_lab in {lab for lab in running_labs() if lab.startswith(args.prefix)}:
+                down(pid_lab)
+        else:
+            down(None if args.all else args.name)
     elif args.command == "inventory":
         path = lab_dir(args.name) / "inventory.yml"
         if not path.exists():

@@ -1,5 +1,6 @@
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Filters that turn a control catalog and a user's choices into module input, and results into a report."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import re
 import typing as t
 
 from ansible.errors import AnsibleFilterError
+
 from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import (
     CONTROL_ID_RE,
     RESULT_SCHEMA_VERSION,

@@ -1,5 +1,6 @@
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The control model shared by every module of the collection.
 
 A control is one benchmark item (or one Kubernetes requirement) described as data.
@@ -99,7 +100,7 @@ def disabled_result(control: dict) -> dict[str, t.Any]:
 
 
 def summarise(results: list[dict]) -> dict[str, int]:
-    counts = {status: 0 for status in STATUSES}
+    counts = dict.fromkeys(STATUSES, 0)
     for result in results:
         counts[result["status"]] += 1
     return counts

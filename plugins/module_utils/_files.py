@@ -1,5 +1,6 @@
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reading and atomically replacing the small config files the modules own."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Kernel modules that must be loaded now and at every boot (systemd-modules-load)."""
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils import _contro
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff, read_text
 
 DEFAULT_PATH = "/etc/modules-load.d/nodeguard-hardening.conf"
-LOAD_DIRS = ("/etc/modules-load.d", "/run/modules-load.d")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+MANAGED_DIR = "/etc/modules-load.d"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 FILE_HEADER = (
     "# Kernel modules loaded at boot for nodeguard.hardening. This file is replaced on\n"
@@ -58,8 +59,8 @@ def parse_conf(text: str) -> set[str]:
 def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
     params = module.params
     path = params["path"]
-    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) not in LOAD_DIRS:
-        raise c.ControlInputError(f"path {path!r} must be a '.conf' file directly in {' or '.join(LOAD_DIRS)}")
+    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) != MANAGED_DIR:
+        raise c.ControlInputError(f"path {path!r} must be a '.conf' file directly in {MANAGED_DIR}, read at every boot")
     controls = params["controls"]
     c.validate_controls(controls)
 
@@ -89,18 +90,18 @@ def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
 
     target = host.conf(path)
     before_text = read_text(target)
-    after_text = render([(ctl, names) for ctl, names, _ in plan])
+    after_text = render([(entry[0], entry[1]) for entry in plan])
     persisted = parse_conf(before_text or "")
-    to_load = sorted({n for _, names, _ in plan for n in names if not host.loaded(n)})
+    to_load = sorted({n for entry in plan for n in entry[1] if not host.loaded(n)})
     file_changes = before_text != after_text
 
     results: dict[str, dict] = {}
     for control, names, absent in plan:
-        expected = {n: "loaded" for n in control.get("load") or []}
+        expected = dict.fromkeys(control.get("load") or [], "loaded")
         actual = {n: ("loaded" if host.loaded(n) else ("absent" if n in absent else "not loaded")) for n in expected}
         if not names:
-            results[control["id"]] = c.make_result(control, c.SKIPPED, reason=f"this kernel has no module {', '.join(absent)}",
-                                                   expected=expected, actual=actual)
+            reason = f"this kernel has no module {', '.join(absent)}"
+            results[control["id"]] = c.make_result(control, c.SKIPPED, reason=reason, expected=expected, actual=actual)
             continue
         ok = all(host.loaded(n) and n.replace("-", "_") in persisted for n in names)
         status = c.PASS if ok else c.changed_status(module.check_mode)
@@ -109,17 +110,23 @@ def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
 
     if not module.check_mode:
         for name in to_load:
-            rc, _out, err = module.run_command([modprobe, name])
+            rc, stdout, stderr = module.run_command([modprobe, name])
             if rc != 0:
-                raise KmodApplyError(f"modprobe {name} failed: {err.strip() or rc}")
+                raise KmodApplyError(f"modprobe {name} failed with status {rc}: {(stderr or stdout).strip()}")
         if file_changes:
             atomic_write(module, target, after_text)
 
     ordered = [results.get(ctl["id"]) or c.disabled_result(ctl) for ctl in controls]
     diff = [file_diff(path, before_text, after_text)]
     if to_load:
-        diff.append({"before_header": "loaded modules", "after_header": "loaded modules",
-                     "before": "", "after": "".join(f"{n}\n" for n in to_load)})
+        diff.append(
+            {
+                "before_header": "loaded modules",
+                "after_header": "loaded modules",
+                "before": "",
+                "after": "".join(f"{n}\n" for n in to_load),
+            }
+        )
     return {
         "changed": bool(to_load) or file_changes,
         "path": path,

@@ -1,5 +1,6 @@
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Kernel parameters: one drop-in file plus the live values, for a whole set of controls.
 
 Boot order follows systemd-sysctl: every C(*.conf) in the search directories, a name in an
@@ -13,7 +14,6 @@ reported as an error for that control, because the value would not survive a reb
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
 import re
 import typing as t
@@ -23,11 +23,12 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils import _contro
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff, read_text
 
 DEFAULT_PATH = "/etc/sysctl.d/zz-nodeguard-hardening.conf"
+MANAGED_DIR = "/etc/sysctl.d"
 SEARCH_DIRS = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
 
 _KEY_PART_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@+-]*$")
 _INT_RE = re.compile(r"^-?[0-9]+$")
-_MODULE_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+_MODULE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 FILE_HEADER = (
     "# Kernel parameters of nodeguard.hardening. This file is replaced on every run:\n"
@@ -53,18 +54,20 @@ class SysctlHost:
 
 
 def split_key(key: str) -> list[str]:
-    """A key's path components, as sysctl(8) reads them: C(/) separates if it comes before any dot."""
+    """A key's path components, as sysctl(8) and systemd-sysctl read them.
+
+    When C(/) comes before any dot the key is a path; otherwise dots separate components and a
+    C(/) stands for a dot inside a component (C(net.ipv4.conf.eth0/100.rp_filter)).
+    """
     first = re.search(r"[./]", key)
-    sep = "/" if first and first.group(0) == "/" else "."
-    return key.strip(sep).split(sep)
+    if first and first.group(0) == "/":
+        return key.strip("/").split("/")
+    return [part.replace("/", ".") for part in key.strip(".").split(".")]
 
 
 def canonical_key(key: str) -> str:
-    """Dotted form; a component that itself holds a dot (a VLAN interface) keeps the slash form."""
-    parts = split_key(key)
-    if any("." in part for part in parts):
-        return "/".join(parts)
-    return ".".join(parts)
+    """Dotted form, a dot inside a component written as C(/), so each key has one spelling."""
+    return ".".join(part.replace(".", "/") for part in split_key(key))
 
 
 def validate_key(key: t.Any) -> str:
@@ -158,18 +161,24 @@ def boot_files(host: SysctlHost) -> list[str]:
 
 
 def later_conflicts(host: SysctlHost, path: str, wanted: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Keys that a file read after C(path) sets to another value: key -> (file, value)."""
-    files = boot_files(host)
+    """Keys that a file read after C(path) sets to another value: key -> (file, value).
+
+    Only explicit assignments count: systemd-sysctl never lets a glob pattern override a key
+    that some file sets explicitly, and every key of the drop-in is explicit.
+    """
     name = os.path.basename(path)
-    later = [f for f in files if os.path.basename(f) > name]
     conflicts: dict[str, tuple[str, str]] = {}
-    for conf in later:
-        text = read_text(host.conf(conf)) or ""
-        for pattern, value in parse_conf(text):
-            for key, desired in wanted.items():
-                if fnmatch.fnmatchcase(key, pattern) and value != desired:
-                    conflicts[key] = (conf, value)
+    for conf in boot_files(host):
+        if os.path.basename(conf) <= name:
+            continue
+        for key, value in parse_conf(read_text(host.conf(conf)) or ""):
+            if key in wanted and not _is_glob(key) and value != wanted[key]:
+                conflicts[key] = (conf, value)
     return conflicts
+
+
+def _is_glob(key: str) -> bool:
+    return any(ch in key for ch in "*?[")
 
 
 def render(entries: list[tuple[dict, dict[str, str]]]) -> str:
@@ -185,10 +194,10 @@ def render(entries: list[tuple[dict, dict[str, str]]]) -> str:
 
 
 def validate_path(path: str) -> str:
-    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) not in SEARCH_DIRS[:2]:
+    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) != MANAGED_DIR:
         raise c.ControlInputError(
-            f"path {path!r} must be a '.conf' file directly in /etc/sysctl.d or /run/sysctl.d, "
-            "where systemd-sysctl reads it at boot"
+            f"path {path!r} must be a '.conf' file directly in {MANAGED_DIR}: systemd-sysctl reads it at "
+            "every boot (/run is emptied at boot, and /etc hides files of the same name elsewhere)"
         )
     return path
 
@@ -256,7 +265,7 @@ def run(module: t.Any, host: SysctlHost) -> dict[str, t.Any]:
     for item in planned:
         keep = {k: v for k, v in item.desired.items() if k not in item.missing or item.waiting_for}
         file_entries.append((item.control, keep))
-    wanted = {k: v for _, keep in file_entries for k, v in keep.items()}
+    wanted = {k: v for entry in file_entries for k, v in entry[1].items()}
     target = host.conf(path)
     before_text = read_text(target)
     after_text = render(file_entries)
@@ -264,8 +273,7 @@ def run(module: t.Any, host: SysctlHost) -> dict[str, t.Any]:
     conflicts = later_conflicts(host, path, wanted)
 
     to_write = {
-        k: v for item in planned for k, v in item.desired.items()
-        if k not in item.missing and item.live[k] != v
+        k: v for item in planned for k, v in item.desired.items() if k not in item.missing and item.live[k] != v
     }
     live_before = {k: item.live[k] for item in planned for k in to_write if k in item.live}
     file_changes = before_text != after_text
@@ -282,12 +290,14 @@ def run(module: t.Any, host: SysctlHost) -> dict[str, t.Any]:
     ordered = [results.get(ctl["id"]) or c.disabled_result(ctl) for ctl in controls]
     diff = [file_diff(path, before_text, after_text)]
     if to_write:
-        diff.append({
-            "before_header": "live kernel parameters",
-            "after_header": "live kernel parameters",
-            "before": "".join(f"{k} = {live_before[k]}\n" for k in sorted(to_write)),
-            "after": "".join(f"{k} = {to_write[k]}\n" for k in sorted(to_write)),
-        })
+        diff.append(
+            {
+                "before_header": "live kernel parameters",
+                "after_header": "live kernel parameters",
+                "before": "".join(f"{k} = {live_before[k]}\n" for k in sorted(to_write)),
+                "after": "".join(f"{k} = {to_write[k]}\n" for k in sorted(to_write)),
+            }
+        )
     return {
         "changed": bool(to_write) or file_changes,
         "path": path,
@@ -308,18 +318,34 @@ def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mo
         reason = f"kernel module {', '.join(item.waiting_for)} is not loaded, so {', '.join(item.missing)} do not exist"
         if check_mode:
             return c.make_result(control, c.DRIFT, reason=reason, expected=item.desired, actual=actual, details=details)
-        return c.make_result(control, c.ERROR, reason=reason + "; load it first (control k8s.kernel_modules)",
-                             expected=item.desired, actual=actual, details=details)
+        return c.make_result(
+            control,
+            c.ERROR,
+            reason=reason + "; load it first (control k8s.kernel_modules)",
+            expected=item.desired,
+            actual=actual,
+            details=details,
+        )
     if not present:
-        return c.make_result(control, c.SKIPPED, reason=f"this kernel has no {', '.join(item.missing)}",
-                             expected=item.desired, actual=actual, details=details)
+        return c.make_result(
+            control,
+            c.SKIPPED,
+            reason=f"this kernel has no {', '.join(item.missing)}",
+            expected=item.desired,
+            actual=actual,
+            details=details,
+        )
     clashing = {k: conflicts[k] for k in present if k in conflicts}
     if clashing:
         where = "; ".join(f"{k} = {v} in {f}" for k, (f, v) in sorted(clashing.items()))
         return c.make_result(
-            control, c.ERROR,
-            reason=f"a file read later at boot sets another value ({where}): remove it there or switch this control off",
-            expected=item.desired, actual=actual, details=details,
+            control,
+            c.ERROR,
+            reason=f"a file read later at boot sets another value ({where}): "
+            "remove it there or switch this control off",
+            expected=item.desired,
+            actual=actual,
+            details=details,
         )
     live_ok = all(item.live[k] == v for k, v in present.items())
     file_ok = all(persisted.get(k) == v for k, v in present.items())

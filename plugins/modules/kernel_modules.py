@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ description:
     reason, or C(error).
   - Every module name is checked, and looked up with C(modprobe -n), before anything changes.
 author:
-  - nodeguard.hardening contributors
+  - nodeguard.hardening maintainers (@nodeguard)
 attributes:
   check_mode:
     support: full
@@ -28,6 +29,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Debian 12 and 13, Ubuntu LTS; any Linux with systemd should work.
 options:
   controls:
     description: The controls to check or apply.
@@ -76,7 +78,7 @@ options:
         elements: str
         required: true
   path:
-    description: The file, directly in C(/etc/modules-load.d) or C(/run/modules-load.d).
+    description: The file, directly in C(/etc/modules-load.d) (read at every boot).
     type: path
     default: /etc/modules-load.d/nodeguard-hardening.conf
   missing:
@@ -127,14 +129,17 @@ summary:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls, _kmod
 
 
 def argument_spec() -> dict:
     return {
-        "controls": _controls.control_argument_spec({
-            "load": {"type": "list", "elements": "str", "required": True},
-        }),
+        "controls": _controls.control_argument_spec(
+            {
+                "load": {"type": "list", "elements": "str", "required": True},
+            }
+        ),
         "path": {"type": "path", "default": _kmod.DEFAULT_PATH},
         "missing": {"type": "str", "choices": ["skip", "fail"], "default": "skip"},
     }

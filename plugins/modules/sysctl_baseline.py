@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright (c) nodeguard.hardening contributors
-# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ description:
     sets one of its keys to another value makes that control an C(error), since the value would
     not survive a reboot.
 author:
-  - nodeguard.hardening contributors
+  - nodeguard.hardening maintainers (@nodeguard)
 attributes:
   check_mode:
     support: full
@@ -36,6 +37,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Debian 12 and 13, Ubuntu LTS; any Linux with systemd should work.
 options:
   controls:
     description: The controls to check or apply.
@@ -93,7 +95,7 @@ options:
         default: []
   path:
     description:
-      - The drop-in file, directly in C(/etc/sysctl.d) or C(/run/sysctl.d).
+      - The drop-in file, directly in C(/etc/sysctl.d) (read at every boot; C(/run) is emptied at boot).
     type: path
     default: /etc/sysctl.d/zz-nodeguard-hardening.conf
   missing:
@@ -186,15 +188,18 @@ summary:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls, _sysctl
 
 
 def argument_spec() -> dict:
     return {
-        "controls": _controls.control_argument_spec({
-            "sysctl": {"type": "dict", "required": True},
-            "requires_modules": {"type": "list", "elements": "str", "default": []},
-        }),
+        "controls": _controls.control_argument_spec(
+            {
+                "sysctl": {"type": "dict", "required": True},
+                "requires_modules": {"type": "list", "elements": "str", "default": []},
+            }
+        ),
         "path": {"type": "path", "default": _sysctl.DEFAULT_PATH},
         "missing": {"type": "str", "choices": ["skip", "fail"], "default": "skip"},
     }
