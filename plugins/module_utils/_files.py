@@ -9,6 +9,8 @@ import os
 import tempfile
 import typing as t
 
+from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
+
 
 def read_text(path: str) -> str | None:
     """The file's text, or None when it does not exist."""
@@ -17,6 +19,14 @@ def read_text(path: str) -> str | None:
             return handle.read()
     except FileNotFoundError:
         return None
+
+
+def check_drop_in_path(path: str, directory: str, why: str) -> str:
+    """A drop-in must be a visible C(*.conf) file directly in C(directory), or boot never reads it."""
+    name = os.path.basename(path)
+    if os.path.dirname(path) != directory or not name.endswith(".conf") or name.startswith("."):
+        raise ControlInputError(f"path {path!r} must be a '.conf' file (not hidden) directly in {directory}: {why}")
+    return path
 
 
 def atomic_write(module: t.Any, path: str, content: str, mode: int = 0o644) -> None:

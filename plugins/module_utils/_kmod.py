@@ -11,7 +11,12 @@ import typing as t
 from dataclasses import dataclass
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
-from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff, read_text
+from ansible_collections.nodeguard.hardening.plugins.module_utils._files import (
+    atomic_write,
+    check_drop_in_path,
+    file_diff,
+    read_text,
+)
 
 DEFAULT_PATH = "/etc/modules-load.d/nodeguard-hardening.conf"
 MANAGED_DIR = "/etc/modules-load.d"
@@ -59,25 +64,26 @@ def parse_conf(text: str) -> set[str]:
 def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
     params = module.params
     path = params["path"]
-    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) != MANAGED_DIR:
-        raise c.ControlInputError(f"path {path!r} must be a '.conf' file directly in {MANAGED_DIR}, read at every boot")
+    check_drop_in_path(path, MANAGED_DIR, "systemd-modules-load reads it at every boot")
     controls = params["controls"]
     c.validate_controls(controls)
 
     modprobe = module.get_bin_path("modprobe", required=False, opt_dirs=["/usr/sbin", "/sbin"])
     if modprobe is None:
         raise c.ControlInputError("modprobe is not installed on this node; install the kmod package")
-    available: dict[str, bool] = {}
-    plan: list[tuple[dict, list[str], list[str]]] = []
-    for control in controls:
-        if not control["enabled"]:
-            continue
+    enabled = [control for control in controls if control["enabled"]]
+    for control in enabled:
         names = control.get("load") or []
         if not names:
             raise c.ControlInputError(f"control {control['id']!r} names no module in 'load'")
+        bad = [name for name in names if not _NAME_RE.match(name)]
+        if bad:
+            raise c.ControlInputError(f"control {control['id']!r}: {bad[0]!r} is not a kernel module name")
+    available: dict[str, bool] = {}
+    plan: list[tuple[dict, list[str], list[str]]] = []
+    for control in enabled:
+        names = control["load"]
         for name in names:
-            if not _NAME_RE.match(name):
-                raise c.ControlInputError(f"control {control['id']!r}: {name!r} is not a kernel module name")
             if name not in available:
                 available[name] = host.loaded(name) or module.run_command([modprobe, "-n", "-q", name])[0] == 0
         absent = [n for n in names if not available[n]]

@@ -20,7 +20,12 @@ import typing as t
 from dataclasses import dataclass
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
-from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff, read_text
+from ansible_collections.nodeguard.hardening.plugins.module_utils._files import (
+    atomic_write,
+    check_drop_in_path,
+    file_diff,
+    read_text,
+)
 
 DEFAULT_PATH = "/etc/sysctl.d/zz-nodeguard-hardening.conf"
 MANAGED_DIR = "/etc/sysctl.d"
@@ -155,7 +160,8 @@ def boot_files(host: SysctlHost) -> list[str]:
         except OSError:
             continue
         for name in names:
-            if name.endswith(".conf") and name not in by_name:
+            # systemd-sysctl skips hidden files.
+            if name.endswith(".conf") and not name.startswith(".") and name not in by_name:
                 by_name[name] = os.path.join(directory, name)
     return [by_name[name] for name in sorted(by_name)]
 
@@ -172,13 +178,9 @@ def later_conflicts(host: SysctlHost, path: str, wanted: dict[str, str]) -> dict
         if os.path.basename(conf) <= name:
             continue
         for key, value in parse_conf(read_text(host.conf(conf)) or ""):
-            if key in wanted and not _is_glob(key) and value != wanted[key]:
+            if key in wanted and value != wanted[key]:
                 conflicts[key] = (conf, value)
     return conflicts
-
-
-def _is_glob(key: str) -> bool:
-    return any(ch in key for ch in "*?[")
 
 
 def render(entries: list[tuple[dict, dict[str, str]]]) -> str:
@@ -194,12 +196,12 @@ def render(entries: list[tuple[dict, dict[str, str]]]) -> str:
 
 
 def validate_path(path: str) -> str:
-    if not os.path.isabs(path) or not path.endswith(".conf") or os.path.dirname(path) != MANAGED_DIR:
-        raise c.ControlInputError(
-            f"path {path!r} must be a '.conf' file directly in {MANAGED_DIR}: systemd-sysctl reads it at "
-            "every boot (/run is emptied at boot, and /etc hides files of the same name elsewhere)"
-        )
-    return path
+    return check_drop_in_path(
+        path,
+        MANAGED_DIR,
+        "systemd-sysctl reads it at every boot (/run is emptied at boot, and /etc hides "
+        "files of the same name elsewhere)",
+    )
 
 
 @dataclass

@@ -1,0 +1,194 @@
+# Copyright (c) nodeguard.hardening contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
+
+RESULT_KEYS = {"id", "title", "benchmarks", "level", "profile", "status", "reason", "expected", "actual", "details"}
+
+
+def ctl(cid="sysctl.ip_forward", **extra):
+    return {"id": cid, "title": f"title of {cid}", **extra}
+
+
+@pytest.mark.parametrize(
+    "cid",
+    [
+        "sysctl",
+        "Sysctl.ip_forward",
+        "sysctl.IP_forward",
+        "sysctl.",
+        ".sysctl.ip_forward",
+        "sysctl..ip_forward",
+        "sysctl.ip forward",
+        "-sysctl.ip_forward",
+        "sysctl.-ip_forward",
+        "sysctl._ip_forward",
+        "sysctl/ip_forward",
+        "",
+    ],
+    ids=[
+        "single-word",
+        "upper-first",
+        "upper-inner",
+        "trailing-dot",
+        "leading-dot",
+        "empty-component",
+        "space",
+        "leading-dash",
+        "component-leading-dash",
+        "component-leading-underscore",
+        "slash",
+        "empty",
+    ],
+)
+def test_validate_controls_rejects_bad_id(cid):
+    with pytest.raises(c.ControlInputError, match="is not valid"):
+        c.validate_controls([ctl(cid)])
+
+
+@pytest.mark.parametrize(
+    "cid",
+    ["sysctl.ip_forward", "cis.sysctl.3_3_1", "k8s.kernel-modules", "a.b", "1.2.3"],
+    ids=["two-words", "three-words", "dash", "minimal", "digits"],
+)
+def test_validate_controls_accepts_good_id(cid):
+    assert c.validate_controls([ctl(cid)]) is None
+
+
+def test_validate_controls_rejects_duplicate_id():
+    controls = [ctl("sysctl.a"), ctl("sysctl.b"), ctl("sysctl.a")]
+    with pytest.raises(c.ControlInputError, match=r"'sysctl\.a' is given twice"):
+        c.validate_controls(controls)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [None, "", "   ", "\t\n"],
+    ids=["none", "empty", "spaces", "whitespace"],
+)
+def test_validate_controls_rejects_disabled_without_reason(reason):
+    controls = [ctl("sysctl.a"), ctl("sysctl.b", enabled=False, reason=reason)]
+    with pytest.raises(c.ControlInputError, match=r"'sysctl\.b' is switched off without a reason"):
+        c.validate_controls(controls)
+
+
+def test_validate_controls_rejects_disabled_with_missing_reason_key():
+    with pytest.raises(c.ControlInputError, match="without a reason"):
+        c.validate_controls([ctl("sysctl.a", enabled=False)])
+
+
+@pytest.mark.parametrize(
+    "controls",
+    [
+        [],
+        [ctl("sysctl.a", enabled=False, reason="router")],
+        [ctl("sysctl.a", enabled=True, reason=None), ctl("sysctl.b")],
+    ],
+    ids=["empty", "disabled-with-reason", "enabled-without-reason"],
+)
+def test_validate_controls_accepts(controls):
+    assert c.validate_controls(controls) is None
+
+
+def test_make_result_schema():
+    control = ctl(
+        "cis.sysctl.forward",
+        benchmarks=[{"benchmark": "CIS Debian Linux 12 v1.1.0", "section": "3.3.1"}],
+        level=1,
+        profile="server",
+        sysctl={"net.ipv4.ip_forward": 0},
+    )
+    result = c.make_result(
+        control, c.DRIFT, reason="why", expected={"k": "0"}, actual={"k": "1"}, details={"persisted": False}
+    )
+    assert set(result) == RESULT_KEYS
+    assert result == {
+        "id": "cis.sysctl.forward",
+        "title": "title of cis.sysctl.forward",
+        "benchmarks": [{"benchmark": "CIS Debian Linux 12 v1.1.0", "section": "3.3.1"}],
+        "level": 1,
+        "profile": "server",
+        "status": "drift",
+        "reason": "why",
+        "expected": {"k": "0"},
+        "actual": {"k": "1"},
+        "details": {"persisted": False},
+    }
+    # The result holds its own list, not the control's.
+    assert result["benchmarks"] is not control["benchmarks"]
+
+
+def test_make_result_defaults():
+    result = c.make_result(ctl("sysctl.a"), c.PASS)
+    assert result == {
+        "id": "sysctl.a",
+        "title": "title of sysctl.a",
+        "benchmarks": [],
+        "level": None,
+        "profile": None,
+        "status": "pass",
+        "reason": None,
+        "expected": None,
+        "actual": None,
+        "details": {},
+    }
+
+
+@pytest.mark.parametrize("status", ["ok", "PASS", "failed", ""], ids=["ok", "upper", "failed", "empty"])
+def test_make_result_unknown_status_raises(status):
+    with pytest.raises(ValueError, match="unknown status"):
+        c.make_result(ctl(), status)
+
+
+@pytest.mark.parametrize("status", c.STATUSES, ids=list(c.STATUSES))
+def test_make_result_known_status(status):
+    assert c.make_result(ctl(), status)["status"] == status
+
+
+def test_disabled_result():
+    result = c.disabled_result(ctl("sysctl.a", enabled=False, reason="the node routes"))
+    assert result["status"] == "skipped"
+    assert result["reason"] == "switched off: the node routes"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        ([], {"pass": 0, "fixed": 0, "drift": 0, "skipped": 0, "error": 0}),
+        (["pass", "pass", "error"], {"pass": 2, "fixed": 0, "drift": 0, "skipped": 0, "error": 1}),
+        (["fixed", "drift", "skipped", "error", "pass"], {"pass": 1, "fixed": 1, "drift": 1, "skipped": 1, "error": 1}),
+    ],
+    ids=["empty", "two-pass-one-error", "one-each"],
+)
+def test_summarise(statuses, expected):
+    results = [c.make_result(ctl(f"sysctl.c{i}"), status) for i, status in enumerate(statuses)]
+    assert c.summarise(results) == expected
+
+
+@pytest.mark.parametrize(("check_mode", "expected"), [(True, "drift"), (False, "fixed")], ids=["check", "apply"])
+def test_changed_status(check_mode, expected):
+    assert c.changed_status(check_mode) == expected
+
+
+def test_control_argument_spec_merges_domain_options():
+    spec = c.control_argument_spec({"load": {"type": "list", "elements": "str", "required": True}})
+    assert spec["type"] == "list"
+    assert spec["elements"] == "dict"
+    assert spec["required"] is True
+    assert set(spec["options"]) == {
+        "id",
+        "title",
+        "benchmarks",
+        "level",
+        "profile",
+        "enabled",
+        "reason",
+        "load",
+    }
+    assert spec["options"]["enabled"] == {"type": "bool", "default": True}
+    assert spec["options"]["load"]["required"] is True
