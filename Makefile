@@ -11,7 +11,7 @@ SYSTEM_TOOLS := qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mmdebstra
 	vde_switch:vde2 mkfs.ext4:e2fsprogs ssh:openssh-client git:git
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps venv lint sanity unit molecule test demo bench lab-up lab-status lab-down build clean
+.PHONY: help deps venv lint sanity unit collection molecule test demo bench lab-up lab-status lab-down build clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -46,10 +46,16 @@ sanity: venv ## ansible-test sanity on a staged copy, empty ignore file
 unit: venv ## unit tests of module_utils, modules and filters
 	pytest tests/unit -q
 
+collection: venv ## build the collection tarball and install it in .build/collections
+	rm -rf .build && mkdir -p .build
+	ansible-galaxy collection build --output-path .build .
+	ANSIBLE_COLLECTIONS_PATH=.build/collections ansible-galaxy collection install --offline --force \
+	  -p .build/collections .build/nodeguard-hardening-*.tar.gz
+
 build: deps venv ## build (or reuse) the lab's node image
 	$(LAB) build
 
-molecule: deps venv build ## every Molecule scenario on lab VMs
+molecule: deps venv build collection ## every Molecule scenario on lab VMs, with the built collection
 	trap '$(LAB) down --prefix molecule- >/dev/null' EXIT; \
 	molecule test --all
 
@@ -79,4 +85,4 @@ lab-down: ## stop a lab (NAME=default) or all of them (ALL=1)
 	if [ -n "$${ALL:-}" ]; then $(LAB) down --all; else $(LAB) down --name $${NAME:-default}; fi
 
 clean: ## remove the Python environment, staged collections and reports
-	rm -rf $(VENV) .collections .ansible tests/output $(REPORTS)
+	rm -rf $(VENV) .collections .ansible .build tests/output $(REPORTS)

@@ -106,6 +106,11 @@ def run(tree, controls, **kwargs):
     return module, _sysctl.run(module, tree.host)
 
 
+def run_result(tree, controls, **kwargs):
+    """The module's result alone, for tests that need not look at the fake module."""
+    return run(tree, controls, **kwargs)[1]
+
+
 def statuses(result):
     return [(r["id"], r["status"]) for r in result["controls"]]
 
@@ -665,7 +670,7 @@ def test_second_apply_is_a_no_op(tree):
 
 def test_check_after_apply_passes(tree):
     run(tree, [FORWARD, RP_FILTER])
-    _, result = run(tree, [FORWARD, RP_FILTER], check_mode=True)
+    result = run_result(tree, [FORWARD, RP_FILTER], check_mode=True)
     assert result["changed"] is False
     assert statuses(result) == [("k8s.sysctl.ip_forward", "pass"), ("cis.sysctl.rp_filter", "pass")]
 
@@ -678,7 +683,7 @@ def test_check_after_apply_passes(tree):
 def test_live_right_but_not_persisted(tree, check_mode, status, monkeypatch):
     writes = []
     monkeypatch.setattr(_sysctl, "write_live", lambda host, key, value: writes.append(key))
-    _, result = run(tree, [ctl("k8s.sysctl.panic", {"kernel.panic": 0})], check_mode=check_mode)
+    result = run_result(tree, [ctl("k8s.sysctl.panic", {"kernel.panic": 0})], check_mode=check_mode)
     assert statuses(result) == [("k8s.sysctl.panic", status)]
     assert result["controls"][0]["details"] == {"live_matches": True, "persisted": False}
     assert result["changed"] is True
@@ -689,7 +694,7 @@ def test_live_right_but_not_persisted(tree, check_mode, status, monkeypatch):
 
 def test_persisted_but_live_wrong(tree):
     tree.add_conf(PATH, expected_file(("k8s.sysctl.ip_forward", ["net.ipv4.ip_forward = 1"])))
-    _, result = run(tree, [FORWARD], check_mode=True)
+    result = run_result(tree, [FORWARD], check_mode=True)
     assert statuses(result) == [("k8s.sysctl.ip_forward", "drift")]
     assert result["controls"][0]["details"] == {"live_matches": False, "persisted": True}
     assert result["changed"] is True
@@ -698,37 +703,37 @@ def test_persisted_but_live_wrong(tree):
 
 def test_white_space_is_folded_before_comparing(tree):
     tree.add_conf(PATH, expected_file(("k8s.sysctl.ports", ["net.ipv4.ip_local_port_range = 32768 60999"])))
-    _, result = run(tree, [ctl("k8s.sysctl.ports", {"net.ipv4.ip_local_port_range": "32768   60999"})])
+    result = run_result(tree, [ctl("k8s.sysctl.ports", {"net.ipv4.ip_local_port_range": "32768   60999"})])
     assert statuses(result) == [("k8s.sysctl.ports", "pass")]
     assert result["changed"] is False
     assert tree.live("net/ipv4/ip_local_port_range") == "32768\t60999\n"
 
 
 def test_string_valued_key_is_applied(tree):
-    _, result = run(tree, [ctl("site.sysctl.cc", {"net.ipv4.tcp_congestion_control": "bbr"})])
+    result = run_result(tree, [ctl("site.sysctl.cc", {"net.ipv4.tcp_congestion_control": "bbr"})])
     assert statuses(result) == [("site.sysctl.cc", "fixed")]
     assert tree.live("net/ipv4/tcp_congestion_control") == "bbr\n"
 
 
 def test_vlan_key_round_trip(tree):
     control = ctl("site.sysctl.vlan", {"net/ipv4/conf/eth0.100/rp_filter": 1})
-    _, first = run(tree, [control])
+    first = run_result(tree, [control])
     assert statuses(first) == [("site.sysctl.vlan", "fixed")]
     assert first["controls"][0]["expected"] == {"net.ipv4.conf.eth0/100.rp_filter": "1"}
     assert tree.live("net/ipv4/conf/eth0.100/rp_filter") == "1\n"
     assert tree.conf().read_text() == expected_file(("site.sysctl.vlan", ["net.ipv4.conf.eth0/100.rp_filter = 1"]))
-    _, second = run(tree, [control])
+    second = run_result(tree, [control])
     assert statuses(second) == [("site.sysctl.vlan", "pass")]
     assert second["changed"] is False
     # The other spelling of the same key finds it live and persisted.
-    _, third = run(tree, [ctl("site.sysctl.vlan", {"net.ipv4.conf.eth0/100.rp_filter": "1"})])
+    third = run_result(tree, [ctl("site.sysctl.vlan", {"net.ipv4.conf.eth0/100.rp_filter": "1"})])
     assert statuses(third) == [("site.sysctl.vlan", "pass")]
     assert third["changed"] is False
 
 
 def test_same_key_same_value_in_two_controls_is_fine(tree):
     controls = [ctl("a.one", {"net.ipv4.ip_forward": 1}), ctl("b.two", {"net/ipv4/ip_forward": "1"})]
-    _, result = run(tree, controls)
+    result = run_result(tree, controls)
     assert statuses(result) == [("a.one", "fixed"), ("b.two", "fixed")]
     assert tree.live("net/ipv4/ip_forward") == "1\n"
 
@@ -739,7 +744,7 @@ def test_results_follow_input_order(tree):
         ctl("a.one", {"net.ipv4.ip_forward": 1}, enabled=False, reason="routes"),
         ctl("b.two", {"vm.overcommit_memory": 1}),
     ]
-    _, result = run(tree, controls, check_mode=True)
+    result = run_result(tree, controls, check_mode=True)
     assert statuses(result) == [("c.three", "drift"), ("a.one", "skipped"), ("b.two", "drift")]
 
 
@@ -752,7 +757,7 @@ def test_stale_file_is_rewritten(tree):
         ),
     )
     tree.set_live("net/ipv4/ip_forward", "1")
-    _, result = run(tree, [FORWARD])
+    result = run_result(tree, [FORWARD])
     assert statuses(result) == [("k8s.sysctl.ip_forward", "pass")]
     assert result["changed"] is True
     assert tree.conf().read_text() == expected_file(("k8s.sysctl.ip_forward", ["net.ipv4.ip_forward = 1"]))
@@ -764,7 +769,7 @@ NOPE = ctl("cis.sysctl.nope", {"net.ipv4.nope": 1})
 
 
 def test_missing_key_is_skipped(tree):
-    _, result = run(tree, [FORWARD, NOPE])
+    result = run_result(tree, [FORWARD, NOPE])
     assert statuses(result) == [("k8s.sysctl.ip_forward", "fixed"), ("cis.sysctl.nope", "skipped")]
     skipped = result["controls"][1]
     assert skipped["reason"] == "this kernel has no net.ipv4.nope"
@@ -776,7 +781,7 @@ def test_missing_key_is_skipped(tree):
 
 def test_partly_missing_control_sets_what_exists(tree):
     control = ctl("cis.sysctl.mixed", {"net.ipv4.ip_forward": 1, "net.ipv4.nope": 1})
-    _, result = run(tree, [control])
+    result = run_result(tree, [control])
     assert statuses(result) == [("cis.sysctl.mixed", "fixed")]
     assert result["controls"][0]["details"] == {
         "missing_keys": ["net.ipv4.nope"],
@@ -804,7 +809,7 @@ BRIDGE_REASON = "kernel module br_netfilter is not loaded, so net.bridge.bridge-
 @pytest.mark.parametrize("missing", ["skip", "fail"])
 def test_required_module_not_loaded_check_mode_is_drift(tree, missing):
     before = tree.snapshot()
-    _, result = run(tree, [BRIDGE], check_mode=True, missing=missing)
+    result = run_result(tree, [BRIDGE], check_mode=True, missing=missing)
     assert statuses(result) == [("k8s.sysctl.bridge", "drift")]
     assert result["controls"][0]["reason"] == BRIDGE_REASON
     assert result["controls"][0]["details"] == {"missing_keys": ["net.bridge.bridge-nf-call-iptables"]}
@@ -813,7 +818,7 @@ def test_required_module_not_loaded_check_mode_is_drift(tree, missing):
 
 
 def test_required_module_not_loaded_apply_is_error(tree):
-    _, result = run(tree, [BRIDGE, FORWARD])
+    result = run_result(tree, [BRIDGE, FORWARD])
     assert statuses(result) == [("k8s.sysctl.bridge", "error"), ("k8s.sysctl.ip_forward", "fixed")]
     assert result["controls"][0]["reason"] == BRIDGE_REASON + "; load it first (control k8s.kernel_modules)"
     assert result["summary"]["error"] == 1
@@ -827,7 +832,7 @@ def test_required_module_not_loaded_apply_is_error(tree):
 def test_required_module_loaded_key_is_applied(tree):
     tree.load_module("br_netfilter")
     tree.set_live("net/bridge/bridge-nf-call-iptables", "0")
-    _, result = run(tree, [BRIDGE])
+    result = run_result(tree, [BRIDGE])
     assert statuses(result) == [("k8s.sysctl.bridge", "fixed")]
     assert tree.live("net/bridge/bridge-nf-call-iptables") == "1\n"
 
@@ -837,7 +842,7 @@ def test_disabled_control_is_skipped_and_left_alone(tree):
         FORWARD,
         ctl("cis.sysctl.panic", {"kernel.panic": "yes"}, enabled=False, reason="the vendor sets it"),
     ]
-    _, result = run(tree, controls)
+    result = run_result(tree, controls)
     assert statuses(result) == [("k8s.sysctl.ip_forward", "fixed"), ("cis.sysctl.panic", "skipped")]
     assert result["controls"][1]["reason"] == "switched off: the vendor sets it"
     assert tree.live("kernel/panic") == "0\n"
@@ -982,7 +987,7 @@ def test_failed_file_write_puts_back_live_values(tree):
 def test_later_file_makes_control_an_error(tree, check_mode):
     tree.add_conf("/etc/sysctl.d/zzz-local.conf", "net.ipv4.ip_forward = 0\n")
     tree.add_conf("/etc/sysctl.d/99-sysctl.conf", "net.ipv4.conf.all.rp_filter = 2\n")
-    _, result = run(tree, [FORWARD, RP_FILTER], check_mode=check_mode)
+    result = run_result(tree, [FORWARD, RP_FILTER], check_mode=check_mode)
     assert statuses(result) == [
         ("k8s.sysctl.ip_forward", "error"),
         ("cis.sysctl.rp_filter", "drift" if check_mode else "fixed"),
@@ -996,7 +1001,7 @@ def test_later_file_makes_control_an_error(tree, check_mode):
 
 def test_later_file_with_other_vlan_spelling_makes_control_an_error(tree):
     tree.add_conf("/etc/sysctl.d/zzz-local.conf", "net.ipv4.conf.eth0/100.rp_filter = 2\n")
-    _, result = run(tree, [ctl("site.sysctl.vlan", {"net/ipv4/conf/eth0.100/rp_filter": 1})], check_mode=True)
+    result = run_result(tree, [ctl("site.sysctl.vlan", {"net/ipv4/conf/eth0.100/rp_filter": 1})], check_mode=True)
     assert statuses(result) == [("site.sysctl.vlan", "error")]
     assert result["controls"][0]["reason"] == (
         "a file read later at boot sets another value (net.ipv4.conf.eth0/100.rp_filter = 2 in "
@@ -1006,7 +1011,7 @@ def test_later_file_with_other_vlan_spelling_makes_control_an_error(tree):
 
 def test_later_glob_does_not_make_control_an_error(tree):
     tree.add_conf("/etc/sysctl.d/zzz-local.conf", "net.ipv4.conf.*.rp_filter = 2\n")
-    _, result = run(tree, [RP_FILTER])
+    result = run_result(tree, [RP_FILTER])
     assert statuses(result) == [("cis.sysctl.rp_filter", "fixed")]
     assert result["summary"]["error"] == 0
     assert tree.live("net/ipv4/conf/all/rp_filter") == "1\n"
@@ -1016,7 +1021,7 @@ def test_later_glob_does_not_make_control_an_error(tree):
 
 
 def test_diff_of_new_file_and_live_values(tree):
-    _, result = run(tree, [FORWARD, RP_FILTER], check_mode=True)
+    result = run_result(tree, [FORWARD, RP_FILTER], check_mode=True)
     assert result["diff"] == [
         {"before_header": f"{PATH} (absent)", "after_header": PATH, "before": "", "after": BOTH_FILE},
         {
@@ -1031,7 +1036,7 @@ def test_diff_of_new_file_and_live_values(tree):
 def test_diff_of_existing_file(tree):
     tree.add_conf(PATH, OLD_FILE)
     tree.set_live("net/ipv4/ip_forward", "1")
-    _, result = run(tree, [FORWARD])
+    result = run_result(tree, [FORWARD])
     assert result["diff"] == [
         {
             "before_header": PATH,
