@@ -61,6 +61,7 @@ molecule: deps venv build collection ## every Molecule scenario on lab VMs, with
 
 test: deps venv ## everything: lint, sanity, unit, every Molecule scenario
 	$(MAKE) --no-print-directory lint unit sanity molecule
+	@if pgrep -af '[n]odelab-molecule-'; then echo "lab VMs were left running"; exit 1; fi
 	@echo "all tests passed"
 
 demo: deps venv build ## boot a lab node, audit it, harden it, audit again, summarise

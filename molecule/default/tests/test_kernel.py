@@ -71,6 +71,15 @@ def test_modules_loaded_at_boot(host, control):
         assert name in listed, f"{name} is not listed in {MODULES_LOAD}"
 
 
+def test_private_network_reaches_every_node(host):
+    """Lab node i has 10.77.0.(10+i) on the shared switch; every node reaches every other."""
+    names = host.ansible.get_variables()["groups"]["all"]
+    assert len(names) >= 2, "the scenario needs two nodes to test the private network"
+    for name in names:
+        address = f"10.77.0.{10 + int(name.removeprefix('node'))}"
+        assert host.run(f"ping -c 1 -W 3 {address}").rc == 0, f"{address} ({name}) does not answer"
+
+
 def test_forwarding_stays_on_for_pods(live):
     """The Kubernetes exception to CIS 3.3.1: pods are routed through the node."""
     assert live["net.ipv4.ip_forward"] == "1"
