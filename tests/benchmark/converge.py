@@ -19,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, str(ROOT / "lab" / "nodelab.py")]
+# The ansible-playbook of the interpreter running this script, so `.venv/bin/python` suffices.
+PLAYBOOK = str(next((p for p in [Path(sys.executable).parent / "ansible-playbook"] if p.exists()), "ansible-playbook"))
 
 
 def playbook(inventory: str, label: str, extra_env: dict[str, str], workdir: Path) -> dict:
@@ -33,7 +35,7 @@ def playbook(inventory: str, label: str, extra_env: dict[str, str], workdir: Pat
     }
     started = time.monotonic()
     subprocess.run(
-        ["ansible-playbook", "-i", inventory, str(ROOT / "playbooks" / "harden.yml")],
+        [PLAYBOOK, "-i", inventory, str(ROOT / "playbooks" / "harden.yml")],
         cwd=ROOT,
         env=env,
         check=True,

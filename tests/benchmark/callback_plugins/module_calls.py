@@ -35,6 +35,7 @@ CONTROLLER_ONLY = {
     "fail",
     "ansible.builtin.meta",
     "meta",
+    "ansible.builtin.validate_argument_spec",
     "ansible.builtin.include_tasks",
     "ansible.builtin.import_tasks",
     "ansible.builtin.include_role",
@@ -53,7 +54,8 @@ class CallbackModule(CallbackBase):
 
     def _host(self, name: str) -> dict:
         return self.hosts.setdefault(
-            name, {"node_calls": 0, "controller_calls": 0, "changed": 0, "first": None, "last": None}
+            name,
+            {"node_calls": 0, "controller_calls": 0, "changed": 0, "first": None, "last": None, "node_actions": []},
         )
 
     def v2_runner_on_start(self, host, task):
@@ -69,6 +71,8 @@ class CallbackModule(CallbackBase):
         if action in CONTROLLER_ONLY:
             return
         entry["controller_calls" if delegated else "node_calls"] += 1
+        if not delegated:
+            entry["node_actions"].append(action)
         entry["changed"] += int(bool(result._result.get("changed")))
 
     def v2_runner_on_ok(self, result):
@@ -84,6 +88,7 @@ class CallbackModule(CallbackBase):
                 "controller_calls": e["controller_calls"],
                 "changed": e["changed"],
                 "seconds": round((e["last"] or 0) - (e["first"] or 0), 1),
+                "node_actions": e["node_actions"],
             }
             for host, e in self.hosts.items()
         }
