@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import typing as t
-from dataclasses import dataclass
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import (
@@ -17,6 +15,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._files import 
     file_diff,
     read_text,
 )
+from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 DEFAULT_PATH = "/etc/modules-load.d/nodeguard-hardening.conf"
 MANAGED_DIR = "/etc/modules-load.d"
@@ -30,18 +29,6 @@ FILE_HEADER = (
 
 class KmodApplyError(RuntimeError):
     """modprobe failed on the node."""
-
-
-@dataclass(frozen=True)
-class KmodHost:
-    module_root: str = "/sys/module"
-    conf_root: str = "/"
-
-    def conf(self, path: str) -> str:
-        return os.path.join(self.conf_root, path.lstrip("/"))
-
-    def loaded(self, name: str) -> bool:
-        return os.path.isdir(os.path.join(self.module_root, name.replace("-", "_")))
 
 
 def render(entries: list[tuple[dict, list[str]]]) -> str:
@@ -61,7 +48,7 @@ def parse_conf(text: str) -> set[str]:
     return names
 
 
-def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
+def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
     params = module.params
     path = params["path"]
     check_drop_in_path(path, MANAGED_DIR, "systemd-modules-load reads it at every boot")
@@ -85,7 +72,7 @@ def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
         names = control["load"]
         for name in names:
             if name not in available:
-                available[name] = host.loaded(name) or module.run_command([modprobe, "-n", "-q", name])[0] == 0
+                available[name] = host.module_loaded(name) or module.run_command([modprobe, "-n", "-q", name])[0] == 0
         absent = [n for n in names if not available[n]]
         if absent and params["missing"] == "fail":
             raise c.ControlInputError(
@@ -98,18 +85,20 @@ def run(module: t.Any, host: KmodHost) -> dict[str, t.Any]:
     before_text = read_text(target)
     after_text = render([(entry[0], entry[1]) for entry in plan])
     persisted = parse_conf(before_text or "")
-    to_load = sorted({n for entry in plan for n in entry[1] if not host.loaded(n)})
+    to_load = sorted({n for entry in plan for n in entry[1] if not host.module_loaded(n)})
     file_changes = before_text != after_text
 
     results: dict[str, dict] = {}
     for control, names, absent in plan:
         expected = dict.fromkeys(control.get("load") or [], "loaded")
-        actual = {n: ("loaded" if host.loaded(n) else ("absent" if n in absent else "not loaded")) for n in expected}
+        actual = {
+            n: ("loaded" if host.module_loaded(n) else ("absent" if n in absent else "not loaded")) for n in expected
+        }
         if not names:
             reason = f"this kernel has no module {', '.join(absent)}"
             results[control["id"]] = c.make_result(control, c.SKIPPED, reason=reason, expected=expected, actual=actual)
             continue
-        ok = all(host.loaded(n) and n.replace("-", "_") in persisted for n in names)
+        ok = all(host.module_loaded(n) and n.replace("-", "_") in persisted for n in names)
         status = c.PASS if ok else c.changed_status(module.check_mode)
         details = {"missing_modules": absent} if absent else {}
         results[control["id"]] = c.make_result(control, status, expected=expected, actual=actual, details=details)

@@ -26,6 +26,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._files import 
     file_diff,
     read_text,
 )
+from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 DEFAULT_PATH = "/etc/sysctl.d/zz-nodeguard-hardening.conf"
 MANAGED_DIR = "/etc/sysctl.d"
@@ -44,18 +45,6 @@ FILE_HEADER = (
 
 class SysctlApplyError(RuntimeError):
     """The kernel refused a value; every value already written was put back."""
-
-
-@dataclass(frozen=True)
-class SysctlHost:
-    """Where the node keeps its kernel parameters; tests point these at a temporary tree."""
-
-    proc_root: str = "/proc/sys"
-    module_root: str = "/sys/module"
-    conf_root: str = "/"
-
-    def conf(self, path: str) -> str:
-        return os.path.join(self.conf_root, path.lstrip("/"))
 
 
 def split_key(key: str) -> list[str]:
@@ -113,7 +102,7 @@ def check_shape(key: str, desired: str, live: str) -> None:
         )
 
 
-def read_live(host: SysctlHost, key: str) -> str | None:
+def read_live(host: NodePaths, key: str) -> str | None:
     path = os.path.join(host.proc_root, *split_key(key))
     try:
         with open(path, encoding="utf-8") as handle:
@@ -124,17 +113,13 @@ def read_live(host: SysctlHost, key: str) -> str | None:
         return None
 
 
-def write_live(host: SysctlHost, key: str, value: str) -> None:
+def write_live(host: NodePaths, key: str, value: str) -> None:
     path = os.path.join(host.proc_root, *split_key(key))
     fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     try:
         os.write(fd, value.encode() + b"\n")
     finally:
         os.close(fd)
-
-
-def module_loaded(host: SysctlHost, name: str) -> bool:
-    return os.path.isdir(os.path.join(host.module_root, name.replace("-", "_")))
 
 
 def parse_conf(text: str) -> list[tuple[str, str]]:
@@ -151,7 +136,7 @@ def parse_conf(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def boot_files(host: SysctlHost) -> list[str]:
+def boot_files(host: NodePaths) -> list[str]:
     """Config files in the order systemd-sysctl reads them at boot."""
     by_name: dict[str, str] = {}
     for directory in SEARCH_DIRS:
@@ -166,7 +151,7 @@ def boot_files(host: SysctlHost) -> list[str]:
     return [by_name[name] for name in sorted(by_name)]
 
 
-def later_conflicts(host: SysctlHost, path: str, wanted: dict[str, str]) -> dict[str, tuple[str, str]]:
+def later_conflicts(host: NodePaths, path: str, wanted: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Keys that a file read after C(path) sets to another value: key -> (file, value).
 
     Only explicit assignments count: systemd-sysctl never lets a glob pattern override a key
@@ -213,7 +198,7 @@ class _Planned:
     waiting_for: list[str]
 
 
-def _plan(host: SysctlHost, controls: list[dict], missing_policy: str) -> list[_Planned]:
+def _plan(host: NodePaths, controls: list[dict], missing_policy: str) -> list[_Planned]:
     """Validate every control against the input rules and the running kernel; touch nothing."""
     c.validate_controls(controls)
     owners: dict[str, tuple[str, str]] = {}
@@ -244,7 +229,7 @@ def _plan(host: SysctlHost, controls: list[dict], missing_policy: str) -> list[_
                 check_shape(key, value, live)
             item.desired[key] = value
             item.live[key] = live
-        item.waiting_for = [m for m in control.get("requires_modules") or [] if not module_loaded(host, m)]
+        item.waiting_for = [m for m in control.get("requires_modules") or [] if not host.module_loaded(m)]
         if item.missing and not item.waiting_for and missing_policy == "fail":
             raise c.ControlInputError(
                 f"control {control['id']!r}: this kernel has no {', '.join(item.missing)} "
@@ -254,7 +239,7 @@ def _plan(host: SysctlHost, controls: list[dict], missing_policy: str) -> list[_
     return planned
 
 
-def run(module: t.Any, host: SysctlHost) -> dict[str, t.Any]:
+def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
     """Check or apply every control; return the module's result."""
     params = module.params
     path = validate_path(params["path"])
@@ -358,7 +343,7 @@ def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mo
     return c.make_result(control, c.changed_status(check_mode), expected=item.desired, actual=actual, details=details)
 
 
-def _apply_live(host: SysctlHost, values: dict[str, str]) -> None:
+def _apply_live(host: NodePaths, values: dict[str, str]) -> None:
     done: dict[str, str] = {}
     for key, value in values.items():
         old = read_live(host, key)
@@ -375,7 +360,7 @@ def _apply_live(host: SysctlHost, values: dict[str, str]) -> None:
             done[key] = old
 
 
-def _restore_live(host: SysctlHost, values: dict[str, str | None]) -> None:
+def _restore_live(host: NodePaths, values: dict[str, str | None]) -> None:
     for key, value in values.items():
         if value is not None:
             try:

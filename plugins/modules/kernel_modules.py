@@ -131,6 +131,7 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls, _kmod
+from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 
 def argument_spec() -> dict:
@@ -148,7 +149,7 @@ def argument_spec() -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        result = _kmod.run(module, _kmod.KmodHost())
+        result = _kmod.run(module, NodePaths())
     except (_controls.ControlInputError, _kmod.KmodApplyError) as exc:
         module.fail_json(msg=str(exc), changed=False)
     module.exit_json(**result)

@@ -190,6 +190,7 @@ summary:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls, _sysctl
+from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 
 def argument_spec() -> dict:
@@ -208,7 +209,7 @@ def argument_spec() -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        result = _sysctl.run(module, _sysctl.SysctlHost())
+        result = _sysctl.run(module, NodePaths())
     except (_controls.ControlInputError, _sysctl.SysctlApplyError) as exc:
         module.fail_json(msg=str(exc), changed=False)
     module.exit_json(**result)

@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _kmod
 from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
+from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 PATH = _kmod.DEFAULT_PATH
 MODPROBE = "/sbin/modprobe"
@@ -75,7 +76,7 @@ class Tree:
         self.conf_root = root / "root"
         self.module_root.mkdir(parents=True)
         self.conf_root.mkdir()
-        self.host = _kmod.KmodHost(module_root=str(self.module_root), conf_root=str(self.conf_root))
+        self.host = NodePaths(module_root=str(self.module_root), conf_root=str(self.conf_root))
 
     def load_module(self, name):
         (self.module_root / name.replace("-", "_")).mkdir()
@@ -158,7 +159,7 @@ def test_parse_conf(text, expected):
 )
 def test_host_loaded(tree, present, name, expected):
     (tree.module_root / present).mkdir()
-    assert tree.host.loaded(name) is expected
+    assert tree.host.module_loaded(name) is expected
 
 
 # --------------------------------------------------------------------------- run
@@ -197,7 +198,7 @@ def test_apply_loads_and_writes_file(tree):
     assert tree.conf().read_text() == NET_FILE
     assert stat.S_IMODE(tree.conf().stat().st_mode) == 0o644
     assert module.moves == [str(tree.conf())]
-    assert tree.host.loaded("br_netfilter") and tree.host.loaded("overlay")
+    assert tree.host.module_loaded("br_netfilter") and tree.host.module_loaded("overlay")
 
 
 def test_second_apply_is_a_no_op(tree):

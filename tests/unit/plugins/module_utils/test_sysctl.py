@@ -13,6 +13,7 @@ import pytest
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _sysctl
 from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
+from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 PATH = _sysctl.DEFAULT_PATH
 
@@ -69,7 +70,7 @@ class Tree:
             self.set_live(rel, value)
         self.module_root.mkdir(parents=True)
         self.conf_root.mkdir()
-        self.host = _sysctl.SysctlHost(
+        self.host = NodePaths(
             proc_root=str(self.proc_root), module_root=str(self.module_root), conf_root=str(self.conf_root)
         )
 
@@ -608,7 +609,7 @@ def test_write_live_missing_key_raises(tree):
 )
 def test_module_loaded(tree, present, name, expected):
     tree.load_module(present)
-    assert _sysctl.module_loaded(tree.host, name) is expected
+    assert tree.host.module_loaded(name) is expected
 
 
 # --------------------------------------------------------------------------- run: check and apply

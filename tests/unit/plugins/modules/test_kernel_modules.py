@@ -50,10 +50,10 @@ class Node:
 def node(tmp_path, monkeypatch):
     node = Node(tmp_path)
     monkeypatch.setattr(
-        kernel_modules._kmod,
-        "KmodHost",
+        kernel_modules,
+        "NodePaths",
         functools.partial(
-            kernel_modules._kmod.KmodHost, module_root=str(node.module_root), conf_root=str(tmp_path / "root")
+            kernel_modules.NodePaths, module_root=str(node.module_root), conf_root=str(tmp_path / "root")
         ),
     )
     monkeypatch.setattr(kernel_modules.AnsibleModule, "get_bin_path", lambda self, *a, **kw: "/sbin/modprobe")

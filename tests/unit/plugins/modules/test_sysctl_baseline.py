@@ -43,12 +43,12 @@ class Node:
 def node(tmp_path, monkeypatch):
     node = Node(tmp_path)
     host = functools.partial(
-        sysctl_baseline._sysctl.SysctlHost,
+        sysctl_baseline.NodePaths,
         proc_root=str(tmp_path / "proc" / "sys"),
         module_root=str(tmp_path / "sys" / "module"),
         conf_root=str(tmp_path / "root"),
     )
-    monkeypatch.setattr(sysctl_baseline._sysctl, "SysctlHost", host)
+    monkeypatch.setattr(sysctl_baseline, "NodePaths", host)
     return node
 
 

@@ -1,0 +1,26 @@
+# Copyright (c) nodeguard.hardening contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Where a node keeps the state the modules read and change."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NodePaths:
+    """Roots of the node's kernel and configuration trees; tests point them at a temporary tree."""
+
+    proc_root: str = "/proc/sys"
+    module_root: str = "/sys/module"
+    conf_root: str = "/"
+
+    def conf(self, path: str) -> str:
+        """An absolute configuration path, under C(conf_root)."""
+        return os.path.join(self.conf_root, path.lstrip("/"))
+
+    def module_loaded(self, name: str) -> bool:
+        """Whether a kernel module is loaded or built in (modprobe treats - and _ alike)."""
+        return os.path.isdir(os.path.join(self.module_root, name.replace("-", "_")))
