@@ -106,6 +106,15 @@ def summarise(results: list[dict]) -> dict[str, int]:
     return counts
 
 
+def module_result(
+    controls: list[dict], results: dict[str, dict], *, changed: bool, diff: list[dict], **extra: t.Any
+) -> dict[str, t.Any]:
+    """What every module returns: one result per control in the order given (switched-off ones
+    reported as skipped with their reason), the counts per status, and the diff."""
+    ordered = [results.get(control["id"]) or disabled_result(control) for control in controls]
+    return {"changed": changed, **extra, "controls": ordered, "summary": summarise(ordered), "diff": diff}
+
+
 def changed_status(check_mode: bool) -> str:
     """What a control that differs from its target is called: predicted or corrected."""
     return DRIFT if check_mode else FIXED

@@ -53,6 +53,11 @@ def atomic_write(module: t.Any, path: str, content: str, mode: int = 0o644) -> N
     os.chmod(path, mode)
 
 
+def state_diff(header: str, before: str, after: str) -> dict[str, str]:
+    """A diff entry for state that is not a file, such as live kernel values."""
+    return {"before_header": header, "after_header": header, "before": before, "after": after}
+
+
 def file_diff(path: str, before: str | None, after: str | None) -> dict[str, str]:
     return {
         "before_header": path if before is not None else f"{path} (absent)",

@@ -14,6 +14,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._files import 
     check_drop_in_path,
     file_diff,
     read_text,
+    state_diff,
 )
 from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
@@ -111,22 +112,9 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
         if file_changes:
             atomic_write(module, target, after_text)
 
-    ordered = [results.get(ctl["id"]) or c.disabled_result(ctl) for ctl in controls]
     diff = [file_diff(path, before_text, after_text)]
     if to_load:
-        diff.append(
-            {
-                "before_header": "loaded modules",
-                "after_header": "loaded modules",
-                "before": "",
-                "after": "".join(f"{n}\n" for n in to_load),
-            }
-        )
-    return {
-        "changed": bool(to_load) or file_changes,
-        "path": path,
-        "loaded": to_load,
-        "controls": ordered,
-        "summary": c.summarise(ordered),
-        "diff": diff,
-    }
+        diff.append(state_diff("loaded modules", "", "".join(f"{n}\n" for n in to_load)))
+    return c.module_result(
+        controls, results, changed=bool(to_load) or file_changes, diff=diff, path=path, loaded=to_load
+    )

@@ -25,6 +25,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._files import 
     check_drop_in_path,
     file_diff,
     read_text,
+    state_diff,
 )
 from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
@@ -274,24 +275,16 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
                 raise SysctlApplyError(f"could not write {path}: {exc}; live values were put back") from exc
 
     results = {item.control["id"]: _result(item, persisted, conflicts, check_mode) for item in planned}
-    ordered = [results.get(ctl["id"]) or c.disabled_result(ctl) for ctl in controls]
     diff = [file_diff(path, before_text, after_text)]
     if to_write:
         diff.append(
-            {
-                "before_header": "live kernel parameters",
-                "after_header": "live kernel parameters",
-                "before": "".join(f"{k} = {live_before[k]}\n" for k in sorted(to_write)),
-                "after": "".join(f"{k} = {to_write[k]}\n" for k in sorted(to_write)),
-            }
+            state_diff(
+                "live kernel parameters",
+                "".join(f"{k} = {live_before[k]}\n" for k in sorted(to_write)),
+                "".join(f"{k} = {to_write[k]}\n" for k in sorted(to_write)),
+            )
         )
-    return {
-        "changed": bool(to_write) or file_changes,
-        "path": path,
-        "controls": ordered,
-        "summary": c.summarise(ordered),
-        "diff": diff,
-    }
+    return c.module_result(controls, results, changed=bool(to_write) or file_changes, diff=diff, path=path)
 
 
 def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mode: bool) -> dict:

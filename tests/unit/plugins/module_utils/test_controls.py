@@ -192,3 +192,22 @@ def test_control_argument_spec_merges_domain_options():
     }
     assert spec["options"]["enabled"] == {"type": "bool", "default": True}
     assert spec["options"]["load"]["required"] is True
+
+
+def test_module_result_orders_by_input_and_reports_switched_off_controls():
+    on = {"id": "a.on", "title": "on", "enabled": True}
+    off = {"id": "b.off", "title": "off", "enabled": False, "reason": "not here"}
+    later = {"id": "c.later", "title": "later", "enabled": True}
+    results = {
+        "c.later": c.make_result(later, c.FIXED),
+        "a.on": c.make_result(on, c.PASS),
+    }
+    out = c.module_result([on, off, later], results, changed=True, diff=[{"before": "", "after": "x"}], path="/p")
+    assert [(r["id"], r["status"]) for r in out["controls"]] == [
+        ("a.on", "pass"),
+        ("b.off", "skipped"),
+        ("c.later", "fixed"),
+    ]
+    assert out["controls"][1]["reason"] == "switched off: not here"
+    assert out["summary"] == {"pass": 1, "fixed": 1, "drift": 0, "skipped": 1, "error": 0}
+    assert (out["changed"], out["path"], out["diff"]) == (True, "/p", [{"before": "", "after": "x"}])
