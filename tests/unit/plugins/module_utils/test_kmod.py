@@ -14,21 +14,14 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils import _kmod
 from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
 from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
+from ...controls import full_control
+
 PATH = _kmod.DEFAULT_PATH
 MODPROBE = "/sbin/modprobe"
 
 
 def ctl(cid, load, *, enabled=True, reason=None):
-    return {
-        "id": cid,
-        "title": f"title of {cid}",
-        "benchmarks": [],
-        "level": None,
-        "profile": None,
-        "enabled": enabled,
-        "reason": reason,
-        "load": load,
-    }
+    return full_control(cid, enabled=enabled, reason=reason, load=load)
 
 
 class FakeModule:
@@ -146,20 +139,6 @@ def test_render():
 )
 def test_parse_conf(text, expected):
     assert _kmod.parse_conf(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("present", "name", "expected"),
-    [
-        ("br_netfilter", "br_netfilter", True),
-        ("nf_conntrack", "nf-conntrack", True),
-        ("overlay", "br_netfilter", False),
-    ],
-    ids=["same", "dash-is-underscore", "other"],
-)
-def test_host_loaded(tree, present, name, expected):
-    (tree.module_root / present).mkdir()
-    assert tree.host.module_loaded(name) is expected
 
 
 # --------------------------------------------------------------------------- run

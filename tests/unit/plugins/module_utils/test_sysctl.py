@@ -15,6 +15,8 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils import _sysctl
 from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
 from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
+from ...controls import full_control
+
 PATH = _sysctl.DEFAULT_PATH
 
 # Live kernel parameters of the fake node, by their path under /proc/sys.
@@ -34,17 +36,7 @@ LIVE = {
 
 def ctl(cid, sysctl, *, enabled=True, reason=None, requires_modules=None):
     """A control as AnsibleModule hands it over, every option present."""
-    return {
-        "id": cid,
-        "title": f"title of {cid}",
-        "benchmarks": [],
-        "level": None,
-        "profile": None,
-        "enabled": enabled,
-        "reason": reason,
-        "sysctl": sysctl,
-        "requires_modules": requires_modules or [],
-    }
+    return full_control(cid, enabled=enabled, reason=reason, sysctl=sysctl, requires_modules=requires_modules or [])
 
 
 class FakeModule:
@@ -596,20 +588,6 @@ def test_write_live_missing_key_raises(tree):
     with pytest.raises(FileNotFoundError):
         _sysctl.write_live(tree.host, "net.ipv4.nope", "1")
     assert not (tree.proc_root / "net" / "ipv4" / "nope").exists()
-
-
-@pytest.mark.parametrize(
-    ("present", "name", "expected"),
-    [
-        ("br_netfilter", "br_netfilter", True),
-        ("br_netfilter", "br-netfilter", True),
-        ("overlay", "br_netfilter", False),
-    ],
-    ids=["same", "dash-is-underscore", "other"],
-)
-def test_module_loaded(tree, present, name, expected):
-    tree.load_module(present)
-    assert tree.host.module_loaded(name) is expected
 
 
 # --------------------------------------------------------------------------- run: check and apply
