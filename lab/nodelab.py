@@ -236,10 +236,8 @@ def free_port() -> int:
 def accel() -> list[str]:
     """KVM where it works, TCG otherwise (nested KVM often fails at the first vCPU run)."""
     choice = os.environ.get("NODELAB_ACCEL", "auto")
-    if choice == "tcg":
-        return ["-accel", "tcg,thread=multi", "-cpu", "max"]
-    if choice == "kvm":
-        return ["-accel", "kvm", "-cpu", "host"]
+    if choice in ("kvm", "tcg"):
+        return accel_args(choice)
     probe = CACHE / "accel-probe"
     if probe.exists():
         verdict = probe.read_text(encoding="utf-8").strip()
