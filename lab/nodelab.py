@@ -101,9 +101,15 @@ def log(msg: str) -> None:
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
-    """Run a tool; its output goes to stderr so stdout carries only this tool's answer."""
+    """Run a tool; its output goes to stderr so stdout carries only this tool's answer.
+
+    No child ever shares the caller's standard input: qemu switches a terminal or pipe it is
+    given to non-blocking mode, which every other process sharing that open file inherits
+    (ansible-playbook then refuses to start), and ssh would read what the caller meant for others.
+    """
     kw.setdefault("stdout", sys.stderr)
-    return subprocess.run(cmd, check=True, **kw)
+    check = kw.pop("check", True)
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, check=check, **kw)
 
 
 def recipe_hash() -> str:
@@ -277,7 +283,7 @@ def kvm_works() -> bool:
         "-append",
         "console=ttyS0 panic=-1 earlyprintk=ttyS0",
     ]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
+    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
         try:
             out = proc.communicate(timeout=15)[0]
         except subprocess.TimeoutExpired:
@@ -298,7 +304,8 @@ def qemu_command(lab: str, node: Node, img: Path, state: Path, memory: int) -> l
         "1",
         "-m",
         str(memory),
-        "-nographic",
+        "-display",
+        "none",
         "-nodefaults",
         "-no-user-config",
         "-daemonize",
@@ -328,7 +335,7 @@ def ssh_base(lab: str) -> list[str]:
 
 
 def ssh_ready(lab: str, node: Node) -> bool:
-    res = subprocess.run(
+    res = run(
         [*ssh_base(lab), "-o", "ConnectTimeout=5", node.name, "true"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -376,12 +383,18 @@ def up(lab: str, count: int, memory: int) -> None:
                     str(state / f"{node.name}.qcow2"),
                 ]
             )
-            run(qemu_command(lab, node, img, state, memory))
+            with open(state / f"{node.name}.qemu.log", "w", encoding="utf-8") as qlog:
+                started = run(qemu_command(lab, node, img, state, memory), stdout=qlog, stderr=qlog, check=False)
+            if started.returncode != 0:
+                raise SystemExit(
+                    f"nodelab: qemu did not start {node.name}: "
+                    + (state / f"{node.name}.qemu.log").read_text(encoding="utf-8").strip()
+                )
         wait_for_ssh(lab, nodes)
     except BaseException:
         log(f"boot failed; stopping lab {lab} (consoles in {state})")
         keep = Path(tempfile.mkdtemp(prefix=f"nodelab-{lab}-consoles-"))
-        for console in state.glob("*.console.log"):
+        for console in [*state.glob("*.console.log"), *state.glob("*.qemu.log")]:
             shutil.copy(console, keep)
         log(f"console logs kept in {keep}")
         down(lab)

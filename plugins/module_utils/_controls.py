@@ -69,6 +69,28 @@ def validate_controls(controls: list[dict]) -> None:
             raise ControlInputError(f"control {cid!r} is switched off without a reason; give one in 'reason'")
 
 
+# Statuses whose result must say what differs (or what went wrong).
+NEEDS_REASON = (FIXED, DRIFT, ERROR)
+
+
+def difference(item: str, where: str, expected: t.Any, actual: t.Any) -> dict[str, t.Any]:
+    """One thing that is not as the control wants it.
+
+    C(item) names it (a key, a module, a path), C(where) says where it was found (C(live), a file
+    with its line, C(mode), C(owner)), C(actual) is what is there (None: absent).
+    """
+    return {"item": item, "where": where, "expected": expected, "actual": actual}
+
+
+def describe(differences: list[dict]) -> str:
+    """The differences in words, for the result's reason."""
+    parts = []
+    for diff in differences:
+        actual = "absent" if diff["actual"] is None else repr(diff["actual"])
+        parts.append(f"{diff['item']} ({diff['where']}): {actual}, expected {diff['expected']!r}")
+    return "; ".join(parts)
+
+
 def make_result(
     control: dict,
     status: str,
@@ -77,10 +99,20 @@ def make_result(
     expected: t.Any = None,
     actual: t.Any = None,
     details: dict | None = None,
+    differences: list[dict] | None = None,
 ) -> dict[str, t.Any]:
-    """One control's result, in the schema every module and report shares."""
+    """One control's result, in the schema every module and report shares.
+
+    A C(fixed), C(drift) or C(error) result always says what differs: its reason defaults to the
+    differences in words, and one with neither is a bug in the module, refused here.
+    """
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r}")
+    differences = list(differences or [])
+    if not reason and differences:
+        reason = describe(differences)
+    if status in NEEDS_REASON and not reason:
+        raise ValueError(f"control {control['id']!r}: a {status} result must say what differs")
     return {
         "id": control["id"],
         "title": control["title"],
@@ -91,6 +123,7 @@ def make_result(
         "reason": reason,
         "expected": expected,
         "actual": actual,
+        "differences": differences,
         "details": details or {},
     }
 

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 import typing as t
 
-from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
+from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError, difference
 
 
 def read_text(path: str) -> str | None:
@@ -51,6 +52,25 @@ def atomic_write(module: t.Any, path: str, content: str, mode: int = 0o644) -> N
             os.unlink(tmp)
     # atomic_move carries over the old file's mode; ours is fixed.
     os.chmod(path, mode)
+
+
+def attribute_differences(path: str, shown_as: str, mode: int = 0o644) -> list[dict]:
+    """Mode and owner of a managed file that differ from root:root and C(mode); none if it is absent."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return []
+    found = []
+    if stat.S_IMODE(info.st_mode) != mode:
+        found.append(difference(shown_as, "mode", f"{mode:04o}", f"{stat.S_IMODE(info.st_mode):04o}"))
+    if os.geteuid() == 0 and (info.st_uid, info.st_gid) != (0, 0):
+        found.append(difference(shown_as, "owner", "0:0", f"{info.st_uid}:{info.st_gid}"))
+    return found
+
+
+def attribute_diff(differences: list[dict]) -> list[dict[str, str]]:
+    """Diff entries for mode and owner differences."""
+    return [state_diff(f"{d['where']} of {d['item']}", f"{d['actual']}\n", f"{d['expected']}\n") for d in differences]
 
 
 def state_diff(header: str, before: str, after: str) -> dict[str, str]:

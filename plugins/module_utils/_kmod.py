@@ -11,6 +11,8 @@ import typing as t
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import (
     atomic_write,
+    attribute_diff,
+    attribute_differences,
     check_drop_in_path,
     file_diff,
     read_text,
@@ -86,8 +88,9 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
     before_text = read_text(target)
     after_text = render([(entry[0], entry[1]) for entry in plan])
     persisted = parse_conf(before_text or "")
+    attributes = attribute_differences(target, path)
     to_load = sorted({n for entry in plan for n in entry[1] if not host.module_loaded(n)})
-    file_changes = before_text != after_text
+    file_changes = before_text != after_text or bool(attributes)
 
     results: dict[str, dict] = {}
     for control, names, absent in plan:
@@ -99,10 +102,14 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
             reason = f"this kernel has no module {', '.join(absent)}"
             results[control["id"]] = c.make_result(control, c.SKIPPED, reason=reason, expected=expected, actual=actual)
             continue
-        ok = all(host.module_loaded(n) and n.replace("-", "_") in persisted for n in names)
-        status = c.PASS if ok else c.changed_status(module.check_mode)
+        differences = [c.difference(n, "live", "loaded", "not loaded") for n in names if not host.module_loaded(n)]
+        differences += [c.difference(n, path, "listed", None) for n in names if n.replace("-", "_") not in persisted]
+        differences += attributes
+        status = c.changed_status(module.check_mode) if differences else c.PASS
         details = {"missing_modules": absent} if absent else {}
-        results[control["id"]] = c.make_result(control, status, expected=expected, actual=actual, details=details)
+        results[control["id"]] = c.make_result(
+            control, status, expected=expected, actual=actual, details=details, differences=differences
+        )
 
     if not module.check_mode:
         for name in to_load:
@@ -112,7 +119,7 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
         if file_changes:
             atomic_write(module, target, after_text)
 
-    diff = [file_diff(path, before_text, after_text)]
+    diff = [file_diff(path, before_text, after_text), *attribute_diff(attributes)]
     if to_load:
         diff.append(state_diff("loaded modules", "", "".join(f"{n}\n" for n in to_load)))
     return c.module_result(

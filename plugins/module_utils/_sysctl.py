@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import (
     atomic_write,
+    attribute_diff,
+    attribute_differences,
     check_drop_in_path,
     file_diff,
     read_text,
@@ -123,18 +125,23 @@ def write_live(host: NodePaths, key: str, value: str) -> None:
         os.close(fd)
 
 
-def parse_conf(text: str) -> list[tuple[str, str]]:
-    """Assignments of a sysctl.d file, in order, with keys in dotted form."""
+def parse_conf_lines(text: str) -> list[tuple[str, str, int]]:
+    """Assignments of a sysctl.d file, in order, with keys in dotted form and line numbers."""
     out = []
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line[0] in "#;" or "=" not in line:
             continue
         key, value = line.split("=", 1)
         key = key.strip().lstrip("-").strip()
         if key:
-            out.append((canonical_key(key), " ".join(value.split())))
+            out.append((canonical_key(key), " ".join(value.split()), number))
     return out
+
+
+def parse_conf(text: str) -> list[tuple[str, str]]:
+    """Assignments of a sysctl.d file, in order, with keys in dotted form."""
+    return [(key, value) for key, value, _ in parse_conf_lines(text)]
 
 
 def boot_files(host: NodePaths) -> list[str]:
@@ -153,7 +160,7 @@ def boot_files(host: NodePaths) -> list[str]:
 
 
 def later_conflicts(host: NodePaths, path: str, wanted: dict[str, str]) -> dict[str, tuple[str, str]]:
-    """Keys that a file read after C(path) sets to another value: key -> (file, value).
+    """Keys that a file read after C(path) sets to another value: key -> ("file line N", value).
 
     Only explicit assignments count: systemd-sysctl never lets a glob pattern override a key
     that some file sets explicitly, and every key of the drop-in is explicit.
@@ -163,9 +170,9 @@ def later_conflicts(host: NodePaths, path: str, wanted: dict[str, str]) -> dict[
     for conf in boot_files(host):
         if os.path.basename(conf) <= name:
             continue
-        for key, value in parse_conf(read_text(host.conf(conf)) or ""):
+        for key, value, number in parse_conf_lines(read_text(host.conf(conf)) or ""):
             if key in wanted and value != wanted[key]:
-                conflicts[key] = (conf, value)
+                conflicts[key] = (f"{conf} line {number}", value)
     return conflicts
 
 
@@ -257,14 +264,16 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
     target = host.conf(path)
     before_text = read_text(target)
     after_text = render(file_entries)
-    persisted = dict(parse_conf(before_text or ""))
+    # Last assignment wins, as at boot; its line number says where a wrong value is.
+    persisted = {key: (value, number) for key, value, number in parse_conf_lines(before_text or "")}
+    attributes = attribute_differences(target, path)
     conflicts = later_conflicts(host, path, wanted)
 
     to_write = {
         k: v for item in planned for k, v in item.desired.items() if k not in item.missing and item.live[k] != v
     }
     live_before = {k: item.live[k] for item in planned for k in to_write if k in item.live}
-    file_changes = before_text != after_text
+    file_changes = before_text != after_text or bool(attributes)
     if not check_mode:
         _apply_live(host, to_write)
         if file_changes:
@@ -274,8 +283,9 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
                 _restore_live(host, live_before)
                 raise SysctlApplyError(f"could not write {path}: {exc}; live values were put back") from exc
 
-    results = {item.control["id"]: _result(item, persisted, conflicts, check_mode) for item in planned}
-    diff = [file_diff(path, before_text, after_text)]
+    boot = _BootFile(path, persisted, attributes)
+    results = {item.control["id"]: _result(item, boot, conflicts, check_mode) for item in planned}
+    diff = [file_diff(path, before_text, after_text), *attribute_diff(attributes)]
     if to_write:
         diff.append(
             state_diff(
@@ -287,7 +297,25 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
     return c.module_result(controls, results, changed=bool(to_write) or file_changes, diff=diff, path=path)
 
 
-def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mode: bool) -> dict:
+@dataclass
+class _BootFile:
+    """The drop-in as found: each key's last value and line, and its mode and owner differences."""
+
+    path: str
+    values: dict[str, tuple[str, int]]
+    attributes: list[dict]
+
+    def differences(self, wanted: dict[str, str]) -> list[dict]:
+        found = []
+        for key, value in wanted.items():
+            if key not in self.values:
+                found.append(c.difference(key, self.path, value, None))
+            elif self.values[key][0] != value:
+                found.append(c.difference(key, f"{self.path} line {self.values[key][1]}", value, self.values[key][0]))
+        return found + (self.attributes if wanted else [])
+
+
+def _result(item: _Planned, boot: _BootFile, conflicts: dict, check_mode: bool) -> dict:
     control = item.control
     present = {k: v for k, v in item.desired.items() if k not in item.missing}
     actual = {k: item.live[k] for k in item.desired}
@@ -296,8 +324,17 @@ def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mo
         details["missing_keys"] = item.missing
     if item.waiting_for and item.missing:
         reason = f"kernel module {', '.join(item.waiting_for)} is not loaded, so {', '.join(item.missing)} do not exist"
+        absent = [c.difference(k, "live", item.desired[k], None) for k in item.missing]
         if check_mode:
-            return c.make_result(control, c.DRIFT, reason=reason, expected=item.desired, actual=actual, details=details)
+            return c.make_result(
+                control,
+                c.DRIFT,
+                reason=reason,
+                expected=item.desired,
+                actual=actual,
+                details=details,
+                differences=absent + boot.differences(item.desired),
+            )
         return c.make_result(
             control,
             c.ERROR,
@@ -305,6 +342,7 @@ def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mo
             expected=item.desired,
             actual=actual,
             details=details,
+            differences=absent,
         )
     if not present:
         return c.make_result(
@@ -326,14 +364,22 @@ def _result(item: _Planned, persisted: dict[str, str], conflicts: dict, check_mo
             expected=item.desired,
             actual=actual,
             details=details,
+            differences=[c.difference(k, f, item.desired[k], v) for k, (f, v) in sorted(clashing.items())],
         )
-    live_ok = all(item.live[k] == v for k, v in present.items())
-    file_ok = all(persisted.get(k) == v for k, v in present.items())
-    if live_ok and file_ok:
+    live = [c.difference(k, "live", v, item.live[k]) for k, v in present.items() if item.live[k] != v]
+    persisted = boot.differences(present)
+    if not live and not persisted:
         return c.make_result(control, c.PASS, expected=item.desired, actual=actual, details=details)
-    details["live_matches"] = live_ok
-    details["persisted"] = file_ok
-    return c.make_result(control, c.changed_status(check_mode), expected=item.desired, actual=actual, details=details)
+    details["live_matches"] = not live
+    details["persisted"] = not persisted
+    return c.make_result(
+        control,
+        c.changed_status(check_mode),
+        expected=item.desired,
+        actual=actual,
+        details=details,
+        differences=live + persisted,
+    )
 
 
 def _apply_live(host: NodePaths, values: dict[str, str]) -> None:

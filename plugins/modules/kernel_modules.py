@@ -116,8 +116,9 @@ loaded:
   sample: [br_netfilter]
 controls:
   description: One result per control, in the order given, with the keys C(id), C(title),
-    C(benchmarks), C(level), C(profile), C(status), C(reason), C(expected), C(actual) and C(details)
-    (see M(nodeguard.hardening.sysctl_baseline)).
+    C(benchmarks), C(level), C(profile), C(status), C(reason), C(expected), C(actual),
+    C(differences) and C(details) (see M(nodeguard.hardening.sysctl_baseline)). A module missing
+    from the file has C(where) set to the file, one not loaded C(where=live).
   returned: always
   type: list
   elements: dict

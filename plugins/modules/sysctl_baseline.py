@@ -167,7 +167,9 @@ controls:
       type: str
       sample: fixed
     reason:
-      description: Why the control was skipped or is in error; null otherwise.
+      description:
+        - Why the control was skipped, or what differs (C(fixed), C(drift)) or went wrong (C(error)).
+        - Never null for C(fixed), C(drift) and C(error); by default the differences in words.
       type: str
     expected:
       description: Key to the value the control wants.
@@ -177,6 +179,15 @@ controls:
       description: Key to the live value found before any change; null for a key the kernel lacks.
       type: dict
       sample: {"net.ipv4.ip_forward": "0"}
+    differences:
+      description:
+        - Each thing that is not as the control wants it, as found before any change.
+        - C(item) names it (a key, a module, a file), C(where) says where it was found (C(live),
+          a file with the line, C(mode), C(owner)), C(expected) and C(actual) (null when absent).
+      type: list
+      elements: dict
+      sample: [{"item": "net.ipv4.tcp_syncookies", "where": "/etc/sysctl.d/zz-nodeguard-hardening.conf line 12",
+                "expected": "1", "actual": "0"}]
     details:
       description: Extra facts, such as C(missing_keys), C(live_matches) and C(persisted).
       type: dict

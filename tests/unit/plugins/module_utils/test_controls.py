@@ -8,7 +8,19 @@ import pytest
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 
-RESULT_KEYS = {"id", "title", "benchmarks", "level", "profile", "status", "reason", "expected", "actual", "details"}
+RESULT_KEYS = {
+    "id",
+    "title",
+    "benchmarks",
+    "level",
+    "profile",
+    "status",
+    "reason",
+    "expected",
+    "actual",
+    "differences",
+    "details",
+}
 
 
 def ctl(cid="sysctl.ip_forward", **extra):
@@ -117,6 +129,7 @@ def test_make_result_schema():
         "reason": "why",
         "expected": {"k": "0"},
         "actual": {"k": "1"},
+        "differences": [],
         "details": {"persisted": False},
     }
     # The result holds its own list, not the control's.
@@ -135,6 +148,7 @@ def test_make_result_defaults():
         "reason": None,
         "expected": None,
         "actual": None,
+        "differences": [],
         "details": {},
     }
 
@@ -147,7 +161,40 @@ def test_make_result_unknown_status_raises(status):
 
 @pytest.mark.parametrize("status", c.STATUSES, ids=list(c.STATUSES))
 def test_make_result_known_status(status):
-    assert c.make_result(ctl(), status)["status"] == status
+    assert c.make_result(ctl(), status, reason="why")["status"] == status
+
+
+@pytest.mark.parametrize("status", [c.FIXED, c.DRIFT, c.ERROR])
+def test_make_result_refuses_a_change_or_error_that_says_nothing(status):
+    with pytest.raises(ValueError, match="must say what differs"):
+        c.make_result(ctl("sysctl.a"), status)
+
+
+@pytest.mark.parametrize("status", [c.PASS, c.SKIPPED])
+def test_make_result_pass_and_skipped_need_no_reason(status):
+    assert c.make_result(ctl("sysctl.a"), status)["reason"] is None
+
+
+def test_make_result_reason_from_differences():
+    differences = [
+        c.difference("net.ipv4.tcp_syncookies", "/etc/sysctl.d/x.conf line 12", "1", "0"),
+        c.difference("br_netfilter", "/etc/modules-load.d/x.conf", "listed", None),
+        c.difference("/etc/sysctl.d/x.conf", "mode", "0644", "0666"),
+    ]
+    result = c.make_result(ctl("sysctl.a"), c.DRIFT, differences=differences)
+    assert result["differences"] == differences
+    assert result["reason"] == (
+        "net.ipv4.tcp_syncookies (/etc/sysctl.d/x.conf line 12): '0', expected '1'; "
+        "br_netfilter (/etc/modules-load.d/x.conf): absent, expected 'listed'; "
+        "/etc/sysctl.d/x.conf (mode): '0666', expected '0644'"
+    )
+
+
+def test_make_result_own_reason_kept_beside_differences():
+    differences = [c.difference("k", "live", "1", "0")]
+    result = c.make_result(ctl("sysctl.a"), c.ERROR, reason="refused", differences=differences)
+    assert result["reason"] == "refused"
+    assert result["differences"] == differences
 
 
 def test_disabled_result():
@@ -166,7 +213,7 @@ def test_disabled_result():
     ids=["empty", "two-pass-one-error", "one-each"],
 )
 def test_summarise(statuses, expected):
-    results = [c.make_result(ctl(f"sysctl.c{i}"), status) for i, status in enumerate(statuses)]
+    results = [c.make_result(ctl(f"sysctl.c{i}"), status, reason="why") for i, status in enumerate(statuses)]
     assert c.summarise(results) == expected
 
 
@@ -199,7 +246,7 @@ def test_module_result_orders_by_input_and_reports_switched_off_controls():
     off = {"id": "b.off", "title": "off", "enabled": False, "reason": "not here"}
     later = {"id": "c.later", "title": "later", "enabled": True}
     results = {
-        "c.later": c.make_result(later, c.FIXED),
+        "c.later": c.make_result(later, c.FIXED, reason="was off"),
         "a.on": c.make_result(on, c.PASS),
     }
     out = c.module_result([on, off, later], results, changed=True, diff=[{"before": "", "after": "x"}], path="/p")

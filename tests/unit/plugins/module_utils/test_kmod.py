@@ -332,3 +332,51 @@ def test_modprobe_failure_raises(tree):
     ):
         _kmod.run(module, tree.host)
     assert not tree.conf().exists()
+
+
+# --------------------------------------------------------------------------- what differs, in the result
+
+
+@pytest.mark.parametrize(("check_mode", "status"), [(True, "drift"), (False, "fixed")], ids=["check", "apply"])
+def test_line_removed_from_boot_file_is_named(tree, check_mode, status):
+    """Loaded now, but a line was removed by hand: the result says which module and which file."""
+    tree.load_module("br_netfilter")
+    tree.load_module("overlay")
+    tree.add_conf(expected_file(("k8s.kernel_modules", ["overlay"])))
+    _, result = run(tree, [NET], available=AVAILABLE, check_mode=check_mode)
+    assert statuses(result) == [("k8s.kernel_modules", status)]
+    control = result["controls"][0]
+    assert control["differences"] == [{"item": "br_netfilter", "where": PATH, "expected": "listed", "actual": None}]
+    assert control["reason"] == f"br_netfilter ({PATH}): absent, expected 'listed'"
+    assert tree.conf().read_text() == (expected_file(("k8s.kernel_modules", ["overlay"])) if check_mode else NET_FILE)
+
+
+def test_module_not_loaded_is_named(tree):
+    tree.load_module("overlay")
+    tree.add_conf(NET_FILE)
+    _, result = run(tree, [NET], available=AVAILABLE, check_mode=True)
+    assert result["controls"][0]["differences"] == [
+        {"item": "br_netfilter", "where": "live", "expected": "loaded", "actual": "not loaded"}
+    ]
+
+
+@pytest.mark.parametrize(("check_mode", "status"), [(True, "drift"), (False, "fixed")], ids=["check", "apply"])
+def test_boot_file_mode_opened_is_named_and_closed(tree, check_mode, status):
+    tree.load_module("br_netfilter")
+    tree.load_module("overlay")
+    tree.add_conf(NET_FILE)
+    tree.conf().chmod(0o666)
+    _, result = run(tree, [NET], available=AVAILABLE, check_mode=check_mode)
+    assert statuses(result) == [("k8s.kernel_modules", status)]
+    assert result["changed"] is True
+    assert result["controls"][0]["differences"] == [
+        {"item": PATH, "where": "mode", "expected": "0644", "actual": "0666"}
+    ]
+    assert {
+        "before_header": f"mode of {PATH}",
+        "after_header": f"mode of {PATH}",
+        "before": "0666\n",
+        "after": "0644\n",
+    } in result["diff"]
+    assert stat.S_IMODE(tree.conf().stat().st_mode) == (0o666 if check_mode else 0o644)
+    assert tree.conf().read_text() == NET_FILE

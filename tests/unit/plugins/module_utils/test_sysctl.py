@@ -399,32 +399,32 @@ VLAN = "net.ipv4.conf.eth0/100.rp_filter"
         (
             "/etc/sysctl.d/zzz-local.conf",
             "net.ipv4.ip_forward = 0\n",
-            {"net.ipv4.ip_forward": ("/etc/sysctl.d/zzz-local.conf", "0")},
+            {"net.ipv4.ip_forward": ("/etc/sysctl.d/zzz-local.conf line 1", "0")},
         ),
         (
             "/usr/lib/sysctl.d/zzz-vendor.conf",
             "kernel.panic = 0\n",
-            {"kernel.panic": ("/usr/lib/sysctl.d/zzz-vendor.conf", "0")},
+            {"kernel.panic": ("/usr/lib/sysctl.d/zzz-vendor.conf line 1", "0")},
         ),
         (
             "/etc/sysctl.d/zzz-local.conf",
             "net/ipv4/ip_forward = 0\n",
-            {"net.ipv4.ip_forward": ("/etc/sysctl.d/zzz-local.conf", "0")},
+            {"net.ipv4.ip_forward": ("/etc/sysctl.d/zzz-local.conf line 1", "0")},
         ),
         (
             "/etc/sysctl.d/zzz-local.conf",
             "-net.ipv4.ip_forward = 0\n",
-            {"net.ipv4.ip_forward": ("/etc/sysctl.d/zzz-local.conf", "0")},
+            {"net.ipv4.ip_forward": ("/etc/sysctl.d/zzz-local.conf line 1", "0")},
         ),
         (
             "/etc/sysctl.d/zzz-local.conf",
             "net/ipv4/conf/eth0.100/rp_filter = 2\n",
-            {VLAN: ("/etc/sysctl.d/zzz-local.conf", "2")},
+            {VLAN: ("/etc/sysctl.d/zzz-local.conf line 1", "2")},
         ),
         (
             "/etc/sysctl.d/zzz-local.conf",
             "net.ipv4.conf.eth0/100.rp_filter = 2\n",
-            {VLAN: ("/etc/sysctl.d/zzz-local.conf", "2")},
+            {VLAN: ("/etc/sysctl.d/zzz-local.conf line 1", "2")},
         ),
         ("/etc/sysctl.d/zzz-local.conf", "kernel.* = 0\nnet.ipv4.conf.*.rp_filter = 2\n", {}),
         ("/etc/sysctl.d/zzz-local.conf", "net.ipv4.ip_forward = 1\nkernel.panic =  10\n", {}),
@@ -466,7 +466,9 @@ def test_later_conflicts_hidden_file_is_ignored(tree):
 def test_later_conflicts_last_later_file_named(tree):
     tree.add_conf("/etc/sysctl.d/zzz-a.conf", "kernel.panic = 0\n")
     tree.add_conf("/etc/sysctl.d/zzz-b.conf", "kernel.panic = 5\n")
-    assert _sysctl.later_conflicts(tree.host, PATH, WANTED) == {"kernel.panic": ("/etc/sysctl.d/zzz-b.conf", "5")}
+    assert _sysctl.later_conflicts(tree.host, PATH, WANTED) == {
+        "kernel.panic": ("/etc/sysctl.d/zzz-b.conf line 1", "5")
+    }
 
 
 @pytest.mark.parametrize(
@@ -489,7 +491,7 @@ def test_later_glob_does_not_override_explicit_key(tree, text):
 def test_later_glob_next_to_explicit_key_only_explicit_counts(tree):
     tree.add_conf("/etc/sysctl.d/zzz-local.conf", "net.ipv4.* = 0\nkernel.panic = 0\n")
     assert _sysctl.later_conflicts(tree.host, PATH, WANTED) == {
-        "kernel.panic": ("/etc/sysctl.d/zzz-local.conf", "0"),
+        "kernel.panic": ("/etc/sysctl.d/zzz-local.conf line 2", "0"),
     }
 
 
@@ -498,7 +500,7 @@ def test_later_conflicts_dotted_vlan_spelling(tree):
     tree.add_conf("/etc/sysctl.d/zzz-local.conf", "net.ipv4.conf.eth0/100.rp_filter = 2\n")
     wanted = {_sysctl.validate_key("net/ipv4/conf/eth0.100/rp_filter"): "1"}
     assert _sysctl.later_conflicts(tree.host, PATH, wanted) == {
-        VLAN: ("/etc/sysctl.d/zzz-local.conf", "2"),
+        VLAN: ("/etc/sysctl.d/zzz-local.conf line 1", "2"),
     }
 
 
@@ -609,7 +611,14 @@ def test_check_mode_predicts_and_touches_nothing(tree):
     assert first["expected"] == {"net.ipv4.ip_forward": "1"}
     assert first["actual"] == {"net.ipv4.ip_forward": "0"}
     assert first["details"] == {"live_matches": False, "persisted": False}
-    assert first["reason"] is None
+    assert first["differences"] == [
+        {"item": "net.ipv4.ip_forward", "where": "live", "expected": "1", "actual": "0"},
+        {"item": "net.ipv4.ip_forward", "where": PATH, "expected": "1", "actual": None},
+    ]
+    assert (
+        first["reason"]
+        == f"net.ipv4.ip_forward (live): '0', expected '1'; net.ipv4.ip_forward ({PATH}): absent, expected '1'"
+    )
     assert result["summary"] == {"pass": 0, "fixed": 0, "drift": 2, "skipped": 0, "error": 0}
     assert result["path"] == PATH
     assert not tree.conf().exists()
@@ -972,7 +981,8 @@ def test_later_file_makes_control_an_error(tree, check_mode):
         ("cis.sysctl.rp_filter", "drift" if check_mode else "fixed"),
     ]
     assert result["controls"][0]["reason"] == (
-        "a file read later at boot sets another value (net.ipv4.ip_forward = 0 in /etc/sysctl.d/zzz-local.conf): "
+        "a file read later at boot sets another value "
+        "(net.ipv4.ip_forward = 0 in /etc/sysctl.d/zzz-local.conf line 1): "
         "remove it there or switch this control off"
     )
     assert result["summary"]["error"] == 1
@@ -984,7 +994,7 @@ def test_later_file_with_other_vlan_spelling_makes_control_an_error(tree):
     assert statuses(result) == [("site.sysctl.vlan", "error")]
     assert result["controls"][0]["reason"] == (
         "a file read later at boot sets another value (net.ipv4.conf.eth0/100.rp_filter = 2 in "
-        "/etc/sysctl.d/zzz-local.conf): remove it there or switch this control off"
+        "/etc/sysctl.d/zzz-local.conf line 1): remove it there or switch this control off"
     )
 
 
@@ -1024,3 +1034,63 @@ def test_diff_of_existing_file(tree):
             "after": expected_file(("k8s.sysctl.ip_forward", ["net.ipv4.ip_forward = 1"])),
         }
     ]
+
+
+# --------------------------------------------------------------------------- what differs, in the result
+
+
+@pytest.mark.parametrize(("check_mode", "status"), [(True, "drift"), (False, "fixed")], ids=["check", "apply"])
+def test_line_changed_in_boot_file_is_named_with_its_line(tree, check_mode, status):
+    """Live value right, the drop-in changed by hand: the result names the file, the line and the value."""
+    run(tree, [FORWARD, RP_FILTER])
+    edited = tree.conf().read_text().replace("net.ipv4.conf.all.rp_filter = 1", "net.ipv4.conf.all.rp_filter = 0")
+    tree.conf().write_text(edited)
+    line = edited.splitlines().index("net.ipv4.conf.all.rp_filter = 0") + 1
+    result = run_result(tree, [FORWARD, RP_FILTER], check_mode=check_mode)
+    assert statuses(result) == [("k8s.sysctl.ip_forward", "pass"), ("cis.sysctl.rp_filter", status)]
+    control = result["controls"][1]
+    assert control["actual"] == control["expected"] == {"net.ipv4.conf.all.rp_filter": "1"}
+    assert control["differences"] == [
+        {"item": "net.ipv4.conf.all.rp_filter", "where": f"{PATH} line {line}", "expected": "1", "actual": "0"}
+    ]
+    assert control["reason"] == f"net.ipv4.conf.all.rp_filter ({PATH} line {line}): '0', expected '1'"
+    assert control["details"] == {"live_matches": True, "persisted": False}
+    assert ("rp_filter = 0" in tree.conf().read_text()) is check_mode
+
+
+def test_line_removed_from_boot_file_is_named(tree):
+    run(tree, [FORWARD, RP_FILTER])
+    tree.conf().write_text(tree.conf().read_text().replace("net.ipv4.ip_forward = 1\n", ""))
+    result = run_result(tree, [FORWARD, RP_FILTER], check_mode=True)
+    assert statuses(result) == [("k8s.sysctl.ip_forward", "drift"), ("cis.sysctl.rp_filter", "pass")]
+    assert result["controls"][0]["differences"] == [
+        {"item": "net.ipv4.ip_forward", "where": PATH, "expected": "1", "actual": None}
+    ]
+
+
+@pytest.mark.parametrize(("check_mode", "status"), [(True, "drift"), (False, "fixed")], ids=["check", "apply"])
+def test_boot_file_mode_opened_is_named_and_closed(tree, check_mode, status):
+    run(tree, [FORWARD])
+    tree.conf().chmod(0o666)
+    module, result = run(tree, [FORWARD], check_mode=check_mode)
+    assert statuses(result) == [("k8s.sysctl.ip_forward", status)]
+    assert result["changed"] is True
+    assert result["controls"][0]["differences"] == [
+        {"item": PATH, "where": "mode", "expected": "0644", "actual": "0666"}
+    ]
+    assert stat.S_IMODE(tree.conf().stat().st_mode) == (0o666 if check_mode else 0o644)
+    assert module.moves == ([] if check_mode else [str(tree.conf())])
+
+
+def test_every_change_or_error_says_what_differs(tree):
+    """Whatever the state, no fixed, drift or error result comes without a reason and differences."""
+    tree.add_conf("/etc/sysctl.d/zzz-local.conf", "kernel.panic = 3\n")
+    bridge = ctl("k8s.bridge", {"net.bridge.bridge-nf-call-iptables": 1}, requires_modules=["br_netfilter"])
+    panic = ctl("k8s.panic", {"kernel.panic": 10})
+    for check_mode in (True, False):
+        result = run_result(tree, [FORWARD, RP_FILTER, bridge, panic], check_mode=check_mode)
+        changed = [r for r in result["controls"] if r["status"] in ("fixed", "drift", "error")]
+        assert len(changed) >= 3
+        for control in changed:
+            assert control["reason"], control
+            assert control["differences"], control

@@ -89,9 +89,13 @@ def test_apply(node, capsys):
         "level": 1,
         "profile": "node",
         "status": "fixed",
-        "reason": None,
+        "reason": f"kernel.panic (live): '0', expected '10'; kernel.panic ({PATH}): absent, expected '10'",
         "expected": {"kernel.panic": "10"},
         "actual": {"kernel.panic": "0"},
+        "differences": [
+            {"item": "kernel.panic", "where": "live", "expected": "10", "actual": "0"},
+            {"item": "kernel.panic", "where": PATH, "expected": "10", "actual": None},
+        ],
         "details": {"live_matches": False, "persisted": False},
     }
     assert out["summary"] == {"pass": 0, "fixed": 2, "drift": 0, "skipped": 0, "error": 0}
