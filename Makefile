@@ -11,7 +11,10 @@ SYSTEM_TOOLS := qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mmdebstra
 	vde_switch:vde2 mkfs.ext4:e2fsprogs ssh:openssh-client git:git
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps venv lint sanity unit collection molecule test demo bench lab-up lab-status lab-down build clean
+TIMES := $(CURDIR)/.stage-times
+TIMED := $(CURDIR)/tests/timed.sh
+
+.PHONY: help deps venv lint sanity unit labtest collection molecule test demo bench lab-up lab-status lab-down build clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -46,6 +49,9 @@ sanity: venv ## ansible-test sanity on a staged copy, empty ignore file
 unit: venv ## unit tests of module_utils, modules and filters
 	pytest tests/unit -q
 
+labtest: deps venv build ## the lab itself on real VMs: it never touches the caller's terminal or pipes
+	pytest tests/lab -q
+
 collection: venv ## build the collection tarball and install it in .build/collections
 	rm -rf .build && mkdir -p .build
 	ansible-galaxy collection build --output-path .build .
@@ -57,11 +63,18 @@ build: deps venv ## build (or reuse) the lab's node image
 
 molecule: deps venv build collection ## every Molecule scenario on lab VMs, with the built collection
 	trap '$(LAB) down --prefix molecule- >/dev/null' EXIT; \
-	molecule test --all
+	for scenario in $$(ls molecule); do \
+	  $(TIMED) "molecule $$scenario" molecule test -s "$$scenario"; \
+	done
 
-test: deps venv ## everything: lint, sanity, unit, every Molecule scenario
-	$(MAKE) --no-print-directory lint unit sanity molecule
-	@if pgrep -af '[n]odelab-molecule-'; then echo "lab VMs were left running"; exit 1; fi
+test: deps venv ## everything: lint, unit, sanity, the lab, every Molecule scenario; times at the end
+	: > $(TIMES)
+	export NODEGUARD_TIMES=$(TIMES); \
+	trap 'echo; echo "time per stage and scenario:"; cat $(TIMES)' EXIT; \
+	for stage in lint unit sanity labtest molecule; do \
+	  $(TIMED) "$$stage" $(MAKE) --no-print-directory $$stage; \
+	done
+	@if pgrep -af '[n]odelab-(molecule-|stdio-test)'; then echo "lab VMs were left running"; exit 1; fi
 	@echo "all tests passed"
 
 demo: deps venv build ## boot a lab node, audit it, harden it, audit again, summarise
