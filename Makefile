@@ -14,7 +14,7 @@ export PATH := $(BIN):$(PATH)
 TIMES := $(CURDIR)/.stage-times
 TIMED := $(CURDIR)/tests/timed.sh
 
-.PHONY: help deps venv lint sanity unit labtest collection molecule test demo bench lab-up lab-status lab-down build clean
+.PHONY: help deps venv lint sanity unit labtest docs collection molecule test demo bench lab-up lab-status lab-down build clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -45,6 +45,9 @@ lint: venv ## ansible-lint (production profile), yamllint, ruff
 sanity: venv ## ansible-test sanity on a staged copy, empty ignore file
 	test ! -s tests/sanity/ignore-2.19.txt
 	tests/sanity/run.sh
+
+docs: venv ## write the README's tables of controls from the catalogs
+	python tools/controls_table.py
 
 unit: venv ## unit tests of module_utils, modules and filters
 	pytest tests/unit -q
