@@ -1,0 +1,45 @@
+"""Every CIS Debian 12 item a catalog names exists in the benchmark, with the level the catalog gives it.
+
+The reference list (tests/data/cis_debian_linux_12_v1.1.0.yml) holds the 310 rules of CIS Debian
+Linux 12 v1.1.0 as public remediation projects number them.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import controls_table  # noqa: E402
+
+REFERENCE = yaml.safe_load((ROOT / "tests" / "data" / "cis_debian_linux_12_v1.1.0.yml").read_text(encoding="utf-8"))
+RULES = {rule["id"]: rule for rule in REFERENCE["rules"]}
+CIS_ITEMS = [
+    (control, item)
+    for controls in controls_table.role_catalogs().values()
+    for control in controls
+    for item in control.get("benchmarks") or []
+    if item["benchmark"] == REFERENCE["benchmark"]
+]
+
+
+def test_reference_has_every_rule():
+    assert len(RULES) == len(REFERENCE["rules"]) == 310
+
+
+def test_catalogs_name_cis_items():
+    assert len(CIS_ITEMS) >= 10
+
+
+@pytest.mark.parametrize(("control", "item"), CIS_ITEMS, ids=[f"{c['id']}-{i['section']}" for c, i in CIS_ITEMS])
+def test_cis_item_exists_with_its_level(control, item):
+    rule = RULES.get(item["section"])
+    assert rule is not None, f"{control['id']}: {item['section']} is not an item of {REFERENCE['benchmark']}"
+    assert control.get("level") == rule["level"], (
+        f"{control['id']}: {item['section']} ({rule['title']}) is Level {rule['level']}, the catalog says {control.get('level')}"
+    )
