@@ -41,5 +41,6 @@ def test_cis_item_exists_with_its_level(control, item):
     rule = RULES.get(item["section"])
     assert rule is not None, f"{control['id']}: {item['section']} is not an item of {REFERENCE['benchmark']}"
     assert control.get("level") == rule["level"], (
-        f"{control['id']}: {item['section']} ({rule['title']}) is Level {rule['level']}, the catalog says {control.get('level')}"
+        f"{control['id']}: {item['section']} ({rule['title']}) is Level {rule['level']}, "
+        f"the catalog says {control.get('level')}"
     )
