@@ -206,7 +206,7 @@ class _Planned:
     waiting_for: list[str]
 
 
-def _plan(host: NodePaths, controls: list[dict], missing_policy: str) -> list[_Planned]:
+def plan(host: NodePaths, controls: list[dict], missing_policy: str) -> list[_Planned]:
     """Validate every control against the input rules and the running kernel; touch nothing."""
     c.validate_controls(controls)
     owners: dict[str, tuple[str, str]] = {}
@@ -252,7 +252,7 @@ def run(module: t.Any, host: NodePaths) -> dict[str, t.Any]:
     params = module.params
     path = validate_path(params["path"])
     controls = params["controls"]
-    planned = _plan(host, controls, params["missing"])
+    planned = plan(host, controls, params["missing"])
     check_mode = module.check_mode
 
     # What goes into the file: every key the kernel has, or will have once a required module loads.
