@@ -1,6 +1,9 @@
-"""Benchmark: per node, wall time and module calls of a converge and of a no-change re-run.
+"""Benchmark: per node and role, wall time and module calls of an audit, a converge, a no-change
+re-run and an audit after hardening.
 
-Boots fresh lab nodes (or uses --inventory), runs playbooks/harden.yml twice and prints a table.
+Boots fresh lab nodes (or uses --inventory) and runs, in order: the audit of the first node alone,
+the audit of every node (with several nodes, the ratio of the two shows whether nodes are audited
+in parallel), a converge (playbooks/harden.yml), a re-run with nothing to change, and an audit.
 With --mitogen (needs `pip install -r requirements/mitogen.txt`) it adds a re-run on mitogen.
 
 Usage: python3 tests/benchmark/converge.py [--nodes N | --inventory FILE] [--mitogen]
@@ -23,7 +26,9 @@ LAB = [sys.executable, str(ROOT / "lab" / "nodelab.py")]
 PLAYBOOK = str(next((p for p in [Path(sys.executable).parent / "ansible-playbook"] if p.exists()), "ansible-playbook"))
 
 
-def playbook(inventory: str, label: str, extra_env: dict[str, str], workdir: Path) -> dict:
+def playbook(
+    inventory: str, label: str, extra_env: dict[str, str], workdir: Path, name: str = "harden", limit: str = "all"
+) -> dict:
     out = workdir / f"{label}.json"
     env = {
         **os.environ,
@@ -35,10 +40,11 @@ def playbook(inventory: str, label: str, extra_env: dict[str, str], workdir: Pat
     }
     started = time.monotonic()
     subprocess.run(
-        [PLAYBOOK, "-i", inventory, str(ROOT / "playbooks" / "harden.yml")],
+        [PLAYBOOK, "-i", inventory, "--limit", limit, str(ROOT / "playbooks" / f"{name}.yml")],
         cwd=ROOT,
         env=env,
         check=True,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
     )
     total = time.monotonic() - started
@@ -69,25 +75,37 @@ def main() -> int:
             inventory = subprocess.run(
                 [*LAB, "up", "--name", "bench", "--nodes", str(args.nodes)],
                 check=True,
+                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 text=True,
             ).stdout.split()[-1]
         try:
-            runs = [playbook(inventory, "converge", {}, workdir), playbook(inventory, "re-run", {}, workdir)]
+            first = "node1" if not args.inventory else "all[0]"
+            runs = [
+                playbook(inventory, "audit, one node", {}, workdir, "audit", first),
+                playbook(inventory, "audit", {}, workdir, "audit"),
+                playbook(inventory, "converge", {}, workdir),
+                playbook(inventory, "re-run", {}, workdir),
+                playbook(inventory, "audit after", {}, workdir, "audit"),
+            ]
             if extra:
                 runs.append(playbook(inventory, "re-run (mitogen)", extra, workdir))
         finally:
             if not args.inventory:
-                subprocess.run([*LAB, "down", "--name", "bench"], check=False)
-    print(f"\n{'node':<10} {'run':<18} {'wall s':>7} {'node module calls':>18} {'controller calls':>17} {'changed':>8}")
+                subprocess.run([*LAB, "down", "--name", "bench"], check=False, stdin=subprocess.DEVNULL)
+    roles = sorted({role for run in runs for row in run["hosts"].values() for role in row["roles"]})
+    header = f"{'node':<8} {'run':<17} {'wall s':>7} {'module calls':>13} " + " ".join(f"{r:>8}" for r in roles)
+    print(f"\n{header}\n{'':<8} {'':<17} {'':>7} {'on the node':>13} " + " ".join(f"{'calls':>8}" for _ in roles))
     for run in runs:
         for host, row in sorted(run["hosts"].items()):
-            print(
-                f"{host:<10} {run['label']:<18} {row['seconds']:>7.1f} {row['node_calls']:>18} "
-                f"{row['controller_calls']:>17} {row['changed']:>8}"
-            )
+            per_role = " ".join(f"{row['roles'].get(r, 0):>8}" for r in roles)
+            print(f"{host:<8} {run['label']:<17} {row['seconds']:>7.1f} {row['node_calls']:>13} {per_role}")
     for run in runs:
         print(f"playbook wall time, {run['label']}: {run['total']:.1f} s")
+    nodes = len(runs[1]["hosts"])
+    if nodes > 1:
+        ratio = runs[1]["total"] / runs[0]["total"]
+        print(f"audit of {nodes} nodes took {ratio:.2f} times the audit of one (budget: less than 2)")
     return 0
 
 

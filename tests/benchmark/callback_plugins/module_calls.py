@@ -55,7 +55,15 @@ class CallbackModule(CallbackBase):
     def _host(self, name: str) -> dict:
         return self.hosts.setdefault(
             name,
-            {"node_calls": 0, "controller_calls": 0, "changed": 0, "first": None, "last": None, "node_actions": []},
+            {
+                "node_calls": 0,
+                "controller_calls": 0,
+                "changed": 0,
+                "first": None,
+                "last": None,
+                "node_actions": [],
+                "roles": {},
+            },
         )
 
     def v2_runner_on_start(self, host, task):
@@ -73,6 +81,8 @@ class CallbackModule(CallbackBase):
         entry["controller_calls" if delegated else "node_calls"] += 1
         if not delegated:
             entry["node_actions"].append(action)
+            role = result._task._role.get_name().split(".")[-1] if result._task._role else "(play)"
+            entry["roles"][role] = entry["roles"].get(role, 0) + 1
         entry["changed"] += int(bool(result._result.get("changed")))
 
     def v2_runner_on_ok(self, result):
@@ -89,6 +99,7 @@ class CallbackModule(CallbackBase):
                 "changed": e["changed"],
                 "seconds": round((e["last"] or 0) - (e["first"] or 0), 1),
                 "node_actions": e["node_actions"],
+                "roles": e["roles"],
             }
             for host, e in self.hosts.items()
         }
