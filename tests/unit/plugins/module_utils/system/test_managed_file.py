@@ -1,0 +1,324 @@
+# Copyright (c) nodeguard.hardening contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from ansible_collections.nodeguard.hardening.plugins.module_utils._controls import ControlInputError
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system import engine, managed_file
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system.managed_file import (
+    SETTINGS_HEADER,
+    ManagedFile,
+)
+
+from .conftest import FakeModule, control
+
+JOURNALD = "/etc/systemd/journald.conf.d/60-nodeguard-hardening.conf"
+COREDUMP = "/etc/systemd/coredump.conf.d/60-nodeguard-hardening.conf"
+BANNER = "Authorized users only. All activity may be monitored and reported.\n"
+
+
+def journald(cid, settings, **extra):
+    spec = {"path": JOURNALD, "section": "Journal", "settings": settings, "restart": "systemd-journald", **extra}
+    return control(cid, "managed_file", spec)
+
+
+STORAGE = journald("cis.journald.storage", {"Storage": "persistent"})
+COMPRESS = journald("cis.journald.compress", {"Compress": True})
+MOTD = control("cis.banner.motd", "managed_file", {"path": "/etc/motd", "content": BANNER.rstrip("\n")})
+JOURNALD_TEXT = (
+    SETTINGS_HEADER
+    + "[Journal]\n"
+    + "# cis.journald.storage: title of cis.journald.storage\nStorage=persistent\n"
+    + "# cis.journald.compress: title of cis.journald.compress\nCompress=yes\n"
+)
+
+
+def run(tree, controls, *, check_mode=False, restart_rc=0):
+    module = FakeModule(controls, check_mode=check_mode)
+    module.commands["systemctl"] = lambda argv: (restart_rc, "", "" if restart_rc == 0 else "Job failed.")
+    return module, engine.run(module, tree.node(module), [ManagedFile()])
+
+
+def statuses(result):
+    return [(r["id"], r["status"]) for r in result["controls"]]
+
+
+def mode_of(tree, path):
+    return stat.S_IMODE(tree.file(path).stat().st_mode)
+
+
+def test_check_mode_reports_drift_and_touches_nothing(tree):
+    tree.write("/etc/motd", "Debian GNU/Linux comes with ABSOLUTELY NO WARRANTY\n")
+    before = tree.snapshot()
+    module, result = run(tree, [STORAGE, COMPRESS, MOTD], check_mode=True)
+    assert statuses(result) == [
+        ("cis.journald.storage", "drift"),
+        ("cis.journald.compress", "drift"),
+        ("cis.banner.motd", "drift"),
+    ]
+    assert tree.snapshot() == before
+    assert module.calls == []
+    assert result["controls"][0]["differences"] == [
+        {"item": "Storage", "where": JOURNALD, "expected": "persistent", "actual": None}
+    ]
+    assert result["controls"][2]["differences"] == [
+        {"item": "/etc/motd", "where": "/etc/motd line 1", "expected": BANNER.rstrip("\n"), "actual": None},
+        {
+            "item": "/etc/motd",
+            "where": "/etc/motd line 1",
+            "expected": None,
+            "actual": "Debian GNU/Linux comes with ABSOLUTELY NO WARRANTY",
+        },
+    ]
+    assert result["actions"] == [f"write {JOURNALD}", "restart systemd-journald", "write /etc/motd"]
+
+
+def test_apply_writes_restarts_once_and_is_idempotent(tree):
+    module, result = run(tree, [STORAGE, COMPRESS, MOTD])
+    assert statuses(result) == [
+        ("cis.journald.storage", "fixed"),
+        ("cis.journald.compress", "fixed"),
+        ("cis.banner.motd", "fixed"),
+    ]
+    assert tree.read(JOURNALD) == JOURNALD_TEXT
+    assert tree.read("/etc/motd") == BANNER
+    assert mode_of(tree, JOURNALD) == 0o644
+    assert module.calls == [["/usr/sbin/systemctl", "restart", "systemd-journald"]]
+    module, again = run(tree, [STORAGE, COMPRESS, MOTD])
+    assert statuses(again) == [
+        ("cis.journald.storage", "pass"),
+        ("cis.journald.compress", "pass"),
+        ("cis.banner.motd", "pass"),
+    ]
+    assert again["changed"] is False
+    assert module.calls == []
+
+
+def test_one_restart_after_every_file_of_the_unit(tree):
+    other = control(
+        "site.journald.other",
+        "managed_file",
+        {
+            "path": "/etc/systemd/journald.conf.d/61-site.conf",
+            "section": "Journal",
+            "settings": {"MaxFileSec": "1month"},
+            "restart": "systemd-journald",
+        },
+    )
+    _, result = run(tree, [STORAGE, other, COMPRESS], check_mode=True)
+    assert result["actions"] == [
+        f"write {JOURNALD}",
+        "write /etc/systemd/journald.conf.d/61-site.conf",
+        "restart systemd-journald",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("edit", "differences"),
+    [
+        (
+            lambda text: text.replace("Storage=persistent", "Storage=volatile"),
+            {"cis.journald.storage": [("Storage", f"{JOURNALD} line 5", "persistent", "volatile")]},
+        ),
+        (
+            lambda text: text.replace("Compress=yes\n", ""),
+            {"cis.journald.compress": [("Compress", JOURNALD, "yes", None)]},
+        ),
+        (
+            lambda text: text + "RateLimitBurst=0\n",
+            {"cis.journald.storage": [(JOURNALD, f"{JOURNALD} line 8", None, "RateLimitBurst=0")]},
+        ),
+    ],
+    ids=["value-changed", "line-removed", "line-added"],
+)
+def test_hand_edit_is_named(tree, edit, differences):
+    run(tree, [STORAGE, COMPRESS])
+    tree.write(JOURNALD, edit(tree.read(JOURNALD)))
+    _, result = run(tree, [STORAGE, COMPRESS], check_mode=True)
+    found = {
+        r["id"]: [(d["item"], d["where"], d["expected"], d["actual"]) for d in r["differences"]]
+        for r in result["controls"]
+        if r["differences"]
+    }
+    assert found == differences
+
+
+def test_mode_changed_by_hand_is_named_and_fixed(tree):
+    run(tree, [MOTD])
+    tree.file("/etc/motd").chmod(0o666)
+    _, result = run(tree, [MOTD], check_mode=True)
+    assert result["controls"][0]["differences"] == [
+        {"item": "/etc/motd", "where": "mode", "expected": "0644", "actual": "0666"}
+    ]
+    _, result = run(tree, [MOTD])
+    assert statuses(result) == [("cis.banner.motd", "fixed")]
+    assert mode_of(tree, "/etc/motd") == 0o644
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file another owner")
+def test_owner_changed_by_hand_is_named_and_fixed(tree):
+    run(tree, [MOTD])
+    os.chown(tree.file("/etc/motd"), 1234, 1234)
+    _, result = run(tree, [MOTD], check_mode=True)
+    assert result["controls"][0]["differences"] == [
+        {"item": "/etc/motd", "where": "owner", "expected": "0:0", "actual": "1234:1234"}
+    ]
+    run(tree, [MOTD])
+    assert (tree.file("/etc/motd").stat().st_uid, tree.file("/etc/motd").stat().st_gid) == (0, 0)
+
+
+def test_owner_is_not_checked_without_root(tree, monkeypatch):
+    monkeypatch.setattr(managed_file, "as_root", lambda: False)
+    run(tree, [MOTD])
+    _, result = run(tree, [MOTD], check_mode=True)
+    assert statuses(result) == [("cis.banner.motd", "pass")]
+
+
+def test_restart_failure_undoes_the_writes(tree):
+    tree.write("/etc/motd", "old\n")
+    with pytest.raises(engine.ApplyError, match=r"restart systemd-journald failed: .*Job failed.*undid 1 earlier"):
+        run(tree, [STORAGE, COMPRESS], restart_rc=1)
+    assert tree.read(JOURNALD) is None
+    assert tree.read("/etc/motd") == "old\n"
+
+
+def test_disabled_control_lines_are_removed(tree):
+    run(tree, [STORAGE, COMPRESS])
+    off = dict(COMPRESS, enabled=False, reason="the site compresses elsewhere")
+    _, result = run(tree, [STORAGE, off], check_mode=True)
+    assert result["controls"][0]["differences"] == [
+        {"item": JOURNALD, "where": f"{JOURNALD} line 7", "expected": None, "actual": "Compress=yes"}
+    ]
+    _, result = run(tree, [STORAGE, off])
+    assert statuses(result) == [("cis.journald.storage", "fixed"), ("cis.journald.compress", "skipped")]
+    assert "Compress" not in tree.read(JOURNALD)
+
+
+def test_later_drop_in_that_wins_is_an_error(tree):
+    tree.write("/usr/lib/systemd/journald.conf.d/90-vendor.conf", "[Journal]\nStorage=volatile\n")
+    tree.write("/etc/systemd/journald.conf.d/10-early.conf", "[Journal]\nStorage=none\n")
+    _, result = run(tree, [STORAGE])
+    storage = result["controls"][0]
+    assert storage["status"] == "error"
+    assert {
+        "item": "Storage",
+        "where": "/usr/lib/systemd/journald.conf.d/90-vendor.conf line 2",
+        "expected": "persistent",
+        "actual": "volatile",
+    } in storage["differences"]
+    assert "10-early.conf" not in storage["reason"]
+    assert tree.read(JOURNALD) is None  # an unfixable control changes nothing
+
+
+def test_absent_ok_leaves_an_absent_file_absent(tree):
+    optional = control("site.banner.motd", "managed_file", {"path": "/etc/motd", "content": BANNER, "absent_ok": True})
+    _module, result = run(tree, [optional])
+    assert statuses(result) == [("site.banner.motd", "pass")]
+    assert tree.read("/etc/motd") is None
+    tree.write("/etc/motd", "other\n")
+    _, result = run(tree, [optional])
+    assert statuses(result) == [("site.banner.motd", "fixed")]
+    assert tree.read("/etc/motd") == BANNER
+
+
+def test_only_if_exists_skips_where_the_program_is_absent(tree):
+    rsyslog = control(
+        "cis.rsyslog.file_create_mode",
+        "managed_file",
+        {
+            "path": "/etc/rsyslog.d/60-nodeguard-hardening.conf",
+            "content": "$FileCreateMode 0640\n",
+            "restart": "rsyslog",
+            "only_if_exists": "/usr/sbin/rsyslogd",
+        },
+    )
+    module, result = run(tree, [rsyslog])
+    assert statuses(result) == [("cis.rsyslog.file_create_mode", "skipped")]
+    assert "/usr/sbin/rsyslogd is absent" in result["controls"][0]["reason"]
+    assert module.calls == []
+    tree.write("/usr/sbin/rsyslogd", "", mode=0o755)
+    module, result = run(tree, [rsyslog])
+    assert statuses(result) == [("cis.rsyslog.file_create_mode", "fixed")]
+    assert module.calls == [["/usr/sbin/systemctl", "restart", "rsyslog"]]
+
+
+def test_a_symlink_is_replaced_by_the_file(tree):
+    tree.write("/etc/issue.real", "Debian GNU/Linux 12 \\n \\l\n")
+    tree.file("/etc/issue").symlink_to("issue.real")
+    issue = control("cis.banner.issue", "managed_file", {"path": "/etc/issue", "content": BANNER})
+    _, result = run(tree, [issue], check_mode=True)
+    assert {"item": "/etc/issue", "where": "type", "expected": "regular file", "actual": "symbolic link"} in result[
+        "controls"
+    ][0]["differences"]
+    run(tree, [issue])
+    assert not tree.file("/etc/issue").is_symlink()
+    assert tree.read("/etc/issue.real") == "Debian GNU/Linux 12 \\n \\l\n"
+
+
+def test_a_directory_in_the_way_is_an_error(tree):
+    tree.file("/etc/motd").mkdir(parents=True)
+    _, result = run(tree, [MOTD])
+    assert statuses(result) == [("cis.banner.motd", "error")]
+    assert "is a directory" in result["controls"][0]["reason"]
+
+
+def banner(path, text):
+    return control("site.banner", "managed_file", {"path": path, "content": text})
+
+
+@pytest.mark.parametrize(
+    ("controls", "message"),
+    [
+        ([control("site.f", "managed_file", {"path": "etc/motd", "content": "x"})], "absolute, normalised"),
+        ([control("site.f", "managed_file", {"path": "/etc/../etc/motd", "content": "x"})], "absolute, normalised"),
+        ([control("site.f", "managed_file", {"path": "/proc/sys/x", "content": "x"})], "under /proc"),
+        ([control("site.f", "managed_file", {"path": "/run/motd", "content": "x"})], "under /proc, /sys, /dev, /run"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "mode": 644})], "octal string"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "mode": "0666"})], "everyone write"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "mode": "4755"})], "octal string"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": 3})], "content must be text"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "restart": "-x"})], "not a systemd"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "owner": "bin"})], "unknown spec keys"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "settings": {"A": 1}})], "either"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "settings": {"bad key": 1}})], "not a setting name"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "settings": {"A": "two\nlines"}})], "one line"),
+        ([control("site.f", "managed_file", {"path": "/etc/x", "settings": {"A": None}})], "needs a value"),
+        (
+            [control("site.f", "managed_file", {"path": "/etc/systemd/journald.conf.d/x", "settings": {"A": 1}})],
+            "visible '.conf' file",
+        ),
+        ([banner("/etc/issue", "Welcome to \\s \\r\n")], r"contains \\r \\s"),
+        ([banner("/etc/issue.net", "This is a DEBIAN host\n")], r"names the operating system \(debian\)"),
+        ([banner("/etc/motd", "Powered by Linux\n")], r"names the operating system \(Linux\)"),
+        ([banner("/etc/motd", "  \n")], "banner for /etc/motd is empty"),
+        (
+            [STORAGE, journald("site.journald.storage", {"Storage": "volatile"})],
+            "'cis.journald.storage' and 'site.journald.storage' both manage .* persistent and volatile",
+        ),
+        (
+            [STORAGE, journald("site.journald.other", {"Seal": True}, restart=None)],
+            "mode, restart, section, absent_ok or only_if_exists differ",
+        ),
+        ([MOTD, banner("/etc/motd", "Other text\n")], "their contents differ"),
+    ],
+)
+def test_bad_input_fails_before_any_change(tree, controls, message):
+    tree.write("/etc/os-release", 'NAME="Debian GNU/Linux"\nID=debian\nVERSION_ID="12"\n')
+    tree.write("/etc/motd", "old\n")
+    before = tree.snapshot()
+    with pytest.raises(ControlInputError, match=message):
+        run(tree, [COMPRESS, *controls])
+    assert tree.snapshot() == before
+
+
+def test_same_content_twice_is_shared(tree):
+    again = control("site.banner.motd", "managed_file", {"path": "/etc/motd", "content": BANNER})
+    _module, result = run(tree, [MOTD, again])
+    assert statuses(result) == [("cis.banner.motd", "fixed"), ("site.banner.motd", "fixed")]
+    assert result["actions"] == ["write /etc/motd"]
