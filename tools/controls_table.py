@@ -50,7 +50,7 @@ def _cell(text: str) -> str:
 def render(catalogs: dict[str, list[dict]]) -> str:
     lines = [BEGIN, ""]
     for role, controls in catalogs.items():
-        on = sum(1 for c in controls if c.get("default", True))
+        on = sum(1 for c in controls if c.get("default", True) is True)
         lines += [
             f"#### Role `{role}`: {len(controls)} controls, {on} on by default",
             "",
@@ -59,7 +59,11 @@ def render(catalogs: dict[str, list[dict]]) -> str:
         ]
         for control in controls:
             items = ", ".join(f"{b['section']}" for b in control.get("benchmarks") or []) or "Kubernetes"
-            default = "yes" if control.get("default", True) else f"no: {control.get('default_reason', '')}"
+            chosen = control.get("default", True)
+            if isinstance(chosen, str):
+                default = f"set by `{chosen.strip('{} ')}`"
+            else:
+                default = "yes" if chosen else f"no: {control.get('default_reason', '')}"
             level = control.get("level") or ""
             lines.append(f"| `{control['id']}` | {items} | {level} | {_cell(default)} | {_cell(control['title'])} |")
         lines.append("")
