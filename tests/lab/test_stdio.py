@@ -17,12 +17,10 @@ import termios
 from pathlib import Path
 
 import pytest
+from labvm import host, machines
 
 ROOT = Path(__file__).resolve().parents[2]
 LAB = [sys.executable, str(ROOT / "lab" / "nodelab.py")]
-sys.path.insert(0, str(ROOT / "lab"))
-
-import nodelab  # noqa: E402
 
 
 def stream_state(fds: list[int]) -> list[tuple]:
@@ -64,7 +62,10 @@ def run_with(streams: list[int], cmd: list[str], timeout: int) -> int:
 )
 def test_accelerator_probe_leaves_caller_streams_alone(streams):
     before = stream_state(streams)
-    code = f"import sys; sys.path.insert(0, {str(ROOT / 'lab')!r}); import nodelab; print(nodelab.kvm_works())"
+    code = (
+        f"import sys; sys.path.insert(0, {str(ROOT / 'lab')!r}); "
+        "from labvm import machines; print(machines.kvm_works())"
+    )
     assert run_with(streams, [sys.executable, "-c", code], timeout=120) == 0
     assert stream_state(streams) == before
 
@@ -74,11 +75,11 @@ def test_up_and_down_leave_caller_streams_alone(streams):
     before = stream_state(streams)
     try:
         assert run_with(streams, [*LAB, "up", "--name", name, "--nodes", "1"], timeout=600) == 0
-        assert nodelab.lab_processes(name), "the lab's qemu is not running"
+        assert machines.lab_processes(name), "the lab's qemu is not running"
     finally:
         assert run_with(streams, [*LAB, "down", "--name", name], timeout=120) == 0
     assert stream_state(streams) == before
-    assert not nodelab.lab_processes(name)
+    assert not machines.lab_processes(name)
 
 
 def test_children_get_their_own_stdin(monkeypatch):
@@ -89,6 +90,6 @@ def test_children_get_their_own_stdin(monkeypatch):
         seen.update(kw)
         return subprocess.CompletedProcess(cmd, 0)
 
-    monkeypatch.setattr(nodelab.subprocess, "run", fake_run)
-    nodelab.run(["true"])
+    monkeypatch.setattr(host.subprocess, "run", fake_run)
+    host.run(["true"])
     assert seen["stdin"] is subprocess.DEVNULL

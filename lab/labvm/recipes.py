@@ -1,0 +1,70 @@
+"""The node images the lab builds, each a named recipe; anything in a recipe changes its image hash.
+
+Every image has the packages the collection's roles would otherwise install (auditd, AppArmor, a
+time daemon, logrotate), so no test needs the node to reach a package archive: the guests' apt
+sources are emptied and lab traffic stays in the lab. The `-containerd` images add containerd,
+runc and a busybox container image built here (see oci.py), imported at boot.
+"""
+
+from __future__ import annotations
+
+import os
+
+MIRROR = os.environ.get("NODELAB_MIRROR", "http://deb.debian.org/debian")
+DEFAULT_IMAGE = "debian12"
+
+# Debian releases by image name. The package names below are the same in both releases.
+SUITES = {"debian12": "bookworm", "debian13": "trixie"}
+# Each release boots its own cloud kernel. Debian 13's (6.12) needs the TCG CPU model without
+# cx16 (see machines.accel_args); a release whose kernel cannot boot here could take another
+# release's kernel by naming that release's archive below.
+KERNEL = "linux-image-cloud-amd64"
+KERNEL_SUITE = {"debian12": "bookworm", "debian13": "trixie"}
+BASE_PACKAGES = [
+    "systemd-sysv",
+    "openssh-server",
+    "python3",
+    "initramfs-tools",
+    "sudo",
+    "iproute2",
+    "kmod",
+    "procps",
+    "iputils-ping",
+    "udev",
+    "dbus",
+]
+# What the system role installs on a node that lacks it.
+HARDENING_PACKAGES = ["auditd", "audispd-plugins", "apparmor", "apparmor-utils", "systemd-timesyncd", "logrotate"]
+# busybox-static is the container image's only content (see oci.py).
+CONTAINER_PACKAGES = ["containerd", "runc", "busybox-static"]
+FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES}
+
+
+def recipe(name: str) -> dict:
+    """The recipe of an image name such as debian12 or debian13-containerd."""
+    base, _unused, fixture = name.partition("-")
+    if base not in SUITES or fixture not in FIXTURES:
+        raise SystemExit(f"nodelab: no image recipe {name!r}; known: {', '.join(names())}")
+    suite, kernel_suite = SUITES[base], KERNEL_SUITE[base]
+    kernel = KERNEL if kernel_suite == suite else f"{KERNEL}/{kernel_suite}"
+    return {
+        "name": name,
+        "suite": suite,
+        "kernel_suite": kernel_suite,
+        "variant": "important",
+        "mirror": MIRROR,
+        "packages": sorted([*BASE_PACKAGES, *HARDENING_PACKAGES, *FIXTURES[fixture], kernel]),
+        "containerd": fixture == "containerd",
+        "disk_size": "6G",
+        "revision": 5,
+    }
+
+
+def sources(recipe: dict) -> list[str]:
+    """The archives mmdebstrap installs from: the release's, and the kernel's where it differs."""
+    suites = dict.fromkeys([recipe["suite"], recipe["kernel_suite"]])
+    return [f"deb {recipe['mirror']} {suite} main" for suite in suites]
+
+
+def names() -> list[str]:
+    return [f"{base}-{fixture}" if fixture else base for base in SUITES for fixture in FIXTURES]
