@@ -141,7 +141,7 @@ def parse_conf_lines(text: str) -> list[tuple[str, str, int]]:
 
 def parse_conf(text: str) -> list[tuple[str, str]]:
     """Assignments of a sysctl.d file, in order, with keys in dotted form."""
-    return [(key, value) for key, value, _ in parse_conf_lines(text)]
+    return [(key, value) for key, value, _unused in parse_conf_lines(text)]
 
 
 def boot_files(host: NodePaths) -> list[str]:

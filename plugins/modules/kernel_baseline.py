@@ -69,7 +69,7 @@ options:
         type: bool
         default: true
       reason:
-        description: Why the control is switched off; required when O(controls[].enabled=false).
+        description: Why the control is switched off; required when O(modules[].enabled=false).
         type: str
       load:
         description: Modules that must be loaded.
@@ -115,7 +115,7 @@ options:
         type: bool
         default: true
       reason:
-        description: Why the control is switched off; required when O(controls[].enabled=false).
+        description: Why the control is switched off; required when O(sysctl[].enabled=false).
         type: str
       sysctl:
         description:

@@ -95,7 +95,7 @@ def main() -> int:
                 subprocess.run([*LAB, "down", "--name", "bench"], check=False, stdin=subprocess.DEVNULL)
     roles = sorted({role for run in runs for row in run["hosts"].values() for role in row["roles"]})
     header = f"{'node':<8} {'run':<17} {'wall s':>7} {'module calls':>13} " + " ".join(f"{r:>8}" for r in roles)
-    print(f"\n{header}\n{'':<8} {'':<17} {'':>7} {'on the node':>13} " + " ".join(f"{'calls':>8}" for _ in roles))
+    print(f"\n{header}\n{'':<8} {'':<17} {'':>7} {'on the node':>13} " + " ".join(f"{'calls':>8}" for _unused in roles))
     for run in runs:
         for host, row in sorted(run["hosts"].items()):
             per_role = " ".join(f"{row['roles'].get(r, 0):>8}" for r in roles)

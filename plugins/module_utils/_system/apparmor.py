@@ -127,7 +127,7 @@ class Apparmor(Family):
         for pid, comm, exe in unconfined[:LIMIT]:
             finding.differences.append(c.difference(f"{comm} (pid {pid})", "live", f"confined by {exe}", "unconfined"))
         if unconfined:
-            names = sorted({comm for _, comm, _ in unconfined})
+            names = sorted({comm for _unused, comm, _unused in unconfined})
             finding.details["unconfined processes that have a profile"] = [
                 f"{comm} (pid {pid}, {exe})" for pid, comm, exe in unconfined
             ]

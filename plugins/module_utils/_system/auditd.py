@@ -397,7 +397,7 @@ def augenrules_output(files: list[tuple[str, str]]) -> str:
     """The audit.rules augenrules makes of (name, text) files, in the order it reads them."""
     minus = {"-e": "", "-D": "", "-f": "", "-b": ""}
     rest = []
-    for _, text in sorted(files, key=lambda f: _natural(f[0])):
+    for _unused, text in sorted(files, key=lambda f: _natural(f[0])):
         for line in text.splitlines():
             stripped = line.lstrip()
             if not line or stripped.startswith("#"):
@@ -457,7 +457,7 @@ class Auditd(Family):
                 )
             text = str(value).strip() if not isinstance(value, bool) else ""
             if key in ACTION_KEYS:
-                word, _, script = text.partition(" ")
+                word, _unused, script = text.partition(" ")
                 ok = word.lower() in ACTION_KEYS[key] and (
                     (word.lower() == "exec" and script.strip().startswith("/"))
                     or (word.lower() != "exec" and not script)
@@ -594,7 +594,8 @@ class Auditd(Family):
         text = node.read(CONF)
         if text is None:
             return {
-                control["id"]: Finding(skipped=f"auditd is not installed ({CONF} is absent)") for control, _ in items
+                control["id"]: Finding(skipped=f"auditd is not installed ({CONF} is absent)")
+                for control, _unused in items
             }
         wanted: dict[str, tuple[str, str]] = {}
         for control, spec in items:
@@ -606,7 +607,7 @@ class Auditd(Family):
                     )
                 wanted.setdefault(key, (control["id"], value))
         current = parse_conf(text)
-        new_text = edit_conf(text, {key: value for key, (_, value) in wanted.items()})
+        new_text = edit_conf(text, {key: value for key, (_unused, value) in wanted.items()})
         action = _conf_action(node, text, new_text) if new_text != text else None
         found = {}
         for control, spec in items:
@@ -652,7 +653,7 @@ def syscall_table(node: Node, arch: str | None) -> tuple[str, set[str]] | None:
         binary = node.binary("ausyscall")
         if not binary:
             return None
-        rc, out, _ = node.run([binary, *([arch] if arch else []), "--dump"], check=False)
+        rc, out, _unused = node.run([binary, *([arch] if arch else []), "--dump"], check=False)
         lines = out.splitlines()
         if rc != 0 or not lines:
             return None
@@ -821,7 +822,7 @@ class RulesInspection:
                     own.append(rule)
             placed.setdefault(spec["file"], []).append((control, own))
         # A file none of whose controls has a rule on this node is not written (or goes).
-        contents = {name: self._content(blocks) for name, blocks in placed.items() if any(r for _, r in blocks)}
+        contents = {name: self._content(blocks) for name, blocks in placed.items() if any(r for _unused, r in blocks)}
         writes: dict[str, str | None] = {
             f"{RULES_DIR}/{name}": text for name, text in contents.items() if managed.get(name) != text
         }
@@ -842,7 +843,9 @@ class RulesInspection:
         # Lines no control asked for, edits and stale files: told by the first control of the file.
         for name, blocks in placed.items():
             path = f"{RULES_DIR}/{name}"
-            told = any(d["where"].startswith(path) for control, _ in blocks for d in found[control["id"]].differences)
+            told = any(
+                d["where"].startswith(path) for control, _unused in blocks for d in found[control["id"]].differences
+            )
             if name in contents and path in writes and not told:
                 found[blocks[0][0]["id"]].differences += _file_changes(path, managed.get(name), contents[name])
         for name in stale:
@@ -866,7 +869,7 @@ class RulesInspection:
         return found
 
     def _all_skipped(self, reason: str) -> dict[str, Finding]:
-        return {control["id"]: Finding(skipped=reason) for control, _ in self.items}
+        return {control["id"]: Finding(skipped=reason) for control, _unused in self.items}
 
     def _current_files(self) -> dict[str, str]:
         folder = self.node.path(RULES_DIR)
@@ -1003,7 +1006,7 @@ class RulesInspection:
 
     def _in_sync_finding(self, current: dict[str, str]) -> Finding:
         on_disk: dict[tuple, str] = {}
-        for _, text in sorted(current.items(), key=lambda f: _natural(f[0])):
+        for _unused, text in sorted(current.items(), key=lambda f: _natural(f[0])):
             for line in text.splitlines():
                 if line.strip() and not line.lstrip().startswith("#"):
                     try:

@@ -190,7 +190,7 @@ class Bootloader(Family):
                 c.difference(" ".join(f"{k}={v}" for k, v in wanted.items()), DROPIN, line, None)
             )
         for key, value in wanted.items():
-            have = [params.get(key, "") for _, params in linux_lines]
+            have = [params.get(key, "") for _unused, params in linux_lines]
             finding.actual[key] = sorted({h for h in have if h}) or None
             missing = [number for number, params in linux_lines if params.get(key, "") != value]
             if grub_cfg is None:
@@ -205,7 +205,7 @@ class Bootloader(Family):
                         f"{key}={value}",
                         f"{GRUB_CFG} line {missing[0]}",
                         f"{key}={value}",
-                        linux_lines[[n for n, _ in linux_lines].index(missing[0])][1].get(key),
+                        linux_lines[[n for n, _unused in linux_lines].index(missing[0])][1].get(key),
                     )
                 )
         return finding

@@ -30,10 +30,10 @@ APT_OPTIONS = [
 
 def read_states(node: Node) -> dict[str, str]:
     """Package name to dpkg's status abbreviation, read now."""
-    _, out, _ = node.run([node.binary("dpkg-query") or "dpkg-query", "-W", STATUS_FORMAT])
+    _unused, out, _unused = node.run([node.binary("dpkg-query") or "dpkg-query", "-W", STATUS_FORMAT])
     states: dict[str, str] = {}
     for line in out.splitlines():
-        name, _, status = line.partition("\t")
+        name, _unused, status = line.partition("\t")
         name = name.strip()
         # A package of several architectures has several lines: the most installed one counts.
         if name and (name not in states or is_installed(status)):
@@ -75,7 +75,7 @@ def apt_get(node: Node, args: list[str], *, check: bool = True) -> tuple[int, st
 def simulate(node: Node, verb: str, names: t.Sequence[str]) -> tuple[list[str], list[str]]:
     """What C(apt-get VERB NAMES) would remove and install, asked with C(-s) (changes nothing)."""
     extra = ["--no-install-recommends"] if verb == "install" else []
-    _, out, _ = apt_get(node, ["-s", "-q", verb, *extra, *names])
+    _unused, out, _unused = apt_get(node, ["-s", "-q", verb, *extra, *names])
     removed, installed = [], []
     for line in out.splitlines():
         words = line.split()
@@ -88,7 +88,7 @@ def simulate(node: Node, verb: str, names: t.Sequence[str]) -> tuple[list[str], 
 
 def without_candidate(node: Node, names: t.Sequence[str]) -> list[str]:
     """The packages apt knows no installable version of (its lists are old or lack them)."""
-    _, out, _ = node.run([node.binary("apt-cache") or "apt-cache", "policy", *names], check=False)
+    _unused, out, _unused = node.run([node.binary("apt-cache") or "apt-cache", "policy", *names], check=False)
     candidates: dict[str, str] = {}
     current = None
     for line in out.splitlines():

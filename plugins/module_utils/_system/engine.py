@@ -114,7 +114,7 @@ def run(module: t.Any, node: Node, families: list[Family]) -> dict[str, t.Any]:
             node.forget()
             found = family.inspect(node, items)
         after.update(found)
-    enabled = {control["id"]: control for items in grouped.values() for control, _ in items}
+    enabled = {control["id"]: control for items in grouped.values() for control, _unused in items}
     results = {cid: result(enabled[cid], finding, after.get(cid), node.check_mode) for cid, finding in findings.items()}
     actions = unique_actions(findings)
     return c.module_result(

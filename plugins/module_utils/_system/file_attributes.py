@@ -362,20 +362,20 @@ class FileAttributes(Family):
         node: Node, path: str, info: os.stat_result, rules: list[tuple[str, Rule]], known: Accounts
     ) -> Action | str | None:
         """One change of the file that satisfies every control naming it, or why there is none."""
-        verdicts = [allowed(rule, info, known) for _, rule in rules]
+        verdicts = [allowed(rule, info, known) for _unused, rule in rules]
         if all(all(v) for v in verdicts):
             return None
         mode = stat.S_IMODE(info.st_mode)
-        for _, rule in rules:
+        for _unused, rule in rules:
             if rule.mask is not None:
                 mode &= rule.mask
         uid = gid = None
         if not all(v[1] for v in verdicts):
-            uid = _pick(path, "owner", [r.owners for _, r in rules], known.uids)
+            uid = _pick(path, "owner", [r.owners for _unused, r in rules], known.uids)
             if isinstance(uid, str):
                 return uid
         if not all(v[2] for v in verdicts):
-            gid = _pick(path, "group", [r.groups for _, r in rules], known.gids)
+            gid = _pick(path, "group", [r.groups for _unused, r in rules], known.gids)
             if isinstance(gid, str):
                 return gid
         return attribute_action(node, path, mode if mode != stat.S_IMODE(info.st_mode) else None, uid, gid)

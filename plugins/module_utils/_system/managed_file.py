@@ -314,7 +314,7 @@ class ManagedFile(Family):
                     differences=[c.difference(path, "type", "file", "directory")],
                     unfixable=f"{path} is a directory; remove it by hand or change the control's path",
                 )
-                for control, _ in group
+                for control, _unused in group
             }
         if info is None and first.absent_ok:
             return {
@@ -323,7 +323,7 @@ class ManagedFile(Family):
                     actual={"path": path, "content": None},
                     details={"absent": f"{path} does not exist; absent_ok leaves it absent"},
                 )
-                for control, _ in group
+                for control, _unused in group
             }
         content = self._render(path, group) if first.kind == "settings" else first.content
         attributes = self._attribute_differences(path, info, first.mode)
@@ -332,17 +332,17 @@ class ManagedFile(Family):
             write = write_action(node, path, content, first.mode)
             writes[path] = write
         findings = []
-        for _, spec in group:
+        for _unused, spec in group:
             if spec.kind == "content":
                 findings.append(self._content_finding(path, spec, before, content))
             else:
                 findings.append(self._settings_finding(node, path, spec, before))
         if first.kind == "settings" and before is not None and before != content:
-            keys = {key for _, spec in group for key in spec.settings}
+            keys = {key for _unused, spec in group for key in spec.settings}
             quiet = not any(finding.differences for finding in findings)
             findings[0].differences += self._stale(path, before, content, keys, quiet)
         found = {}
-        for (control, _), finding in zip(group, findings):
+        for (control, _unused), finding in zip(group, findings):
             finding.differences += attributes
             finding.actual["mode"] = f"{stat.S_IMODE(info.st_mode):04o}" if info else None
             if write and finding.differences:
@@ -449,7 +449,7 @@ class ManagedFile(Family):
         """A unit restarts once, after every write of a file it reads: each finding that writes such a
         file carries all of those writes, then the restart, so the shared order is always right."""
         units: dict[str, list[Action]] = {}
-        for _, spec in items:
+        for _unused, spec in items:
             if spec.restart and spec.path in writes and writes[spec.path] not in units.get(spec.restart, []):
                 units.setdefault(spec.restart, []).append(writes[spec.path])
         systemctl = node.binary("systemctl") or "systemctl"

@@ -214,7 +214,7 @@ class Mounts(Family):
         live = node.cached("mounts:live", lambda: parse_mounts(node.read(MOUNTS) or ""))
         fstab = node.cached("mounts:fstab", lambda: read_fstab(node))
         wanted: dict[str, list[str]] = {}
-        for _, spec in items:
+        for _unused, spec in items:
             if spec.kind == "options":
                 wanted.setdefault(spec.path, [])
                 wanted[spec.path] += [o for o in spec.options if o not in wanted[spec.path]]

@@ -149,7 +149,7 @@ class Packages(Family):
         return self._inspect(node, mine, states)
 
     def _inspect(self, node: Node, mine: list[tuple[dict, list[str]]], states: dict[str, str]) -> dict[str, Finding]:
-        missing = sorted({name for _, names in mine for name in names if not is_installed(states.get(name))})
+        missing = sorted({name for _unused, names in mine for name in names if not is_installed(states.get(name))})
         found = {}
         problem, details, update = None, {}, False
         if missing:
@@ -226,7 +226,9 @@ class PackagesPurge(Packages):
         if held:
             return f"{', '.join(held)} held: apt-mark unhold {' '.join(held)} first"
         try:
-            removed, _ = node.cached(f"apt:simulate:purge:{' '.join(names)}", lambda: simulate(node, "purge", names))
+            removed, _unused = node.cached(
+                f"apt:simulate:purge:{' '.join(names)}", lambda: simulate(node, "purge", names)
+            )
         except CommandError as exc:
             return f"apt cannot purge {' '.join(names)}: {exc}"
         along = [name for name in removed if name not in names]
@@ -247,7 +249,7 @@ def _install_action(node: Node, names: list[str], update: bool) -> Action:
     def run() -> None:
         if update:
             apt_get(node, ["update", "-q"])
-            removed, _ = simulate(node, "install", names)
+            removed, _unused = simulate(node, "install", names)
             bad = [name for name in removed if needed(name)]
             if bad:
                 raise c.ControlInputError(

@@ -71,7 +71,7 @@ def parse_show(text: str, names: list[str]) -> dict[str, UnitState]:
             if blocks[-1]:
                 blocks.append({})
             continue
-        key, _, value = line.partition("=")
+        key, _unused, value = line.partition("=")
         blocks[-1][key.strip()] = value.strip()
     blocks = [block for block in blocks if block]
     if len(blocks) != len(names):
@@ -89,7 +89,7 @@ def unit_states(node: Node, names: t.Iterable[str]) -> dict[str, UnitState]:
         return {}
 
     def read() -> dict[str, UnitState]:
-        _, out, _ = node.run([systemctl(node), "show", "-p", PROPERTIES, "--", *wanted])
+        _unused, out, _unused = node.run([systemctl(node), "show", "-p", PROPERTIES, "--", *wanted])
         return parse_show(out, wanted)
 
     return node.cached("systemctl:show:" + " ".join(wanted), read)
@@ -116,12 +116,12 @@ def _sequence(node: Node, pairs: list[tuple[list[str], list[list[str]]]]) -> tup
     tool = systemctl(node)
 
     def undo_all(count: int) -> None:
-        for _, undo in reversed(pairs[:count]):
+        for _unused, undo in reversed(pairs[:count]):
             for step in undo:
                 node.run([tool, *step], check=False)
 
     def run() -> None:
-        for done, (step, _) in enumerate(pairs):
+        for done, (step, _unused) in enumerate(pairs):
             try:
                 node.run([tool, *step])
             except CommandError:

@@ -228,7 +228,7 @@ class Timesync(Family):
     @staticmethod
     def _timesyncd_effective(node: Node, spec: dict, content: str, finding: Finding) -> None:
         """What timesyncd will use once the drop-in is in place; a later file that changes it wins."""
-        now, _ = _timesyncd_settings(node, {})
+        now, _unused = _timesyncd_settings(node, {})
         finding.actual = {key: now[key] for key in ("NTP", "FallbackNTP")}
         values, setters = _timesyncd_settings(node, {TIMESYNCD_DROPIN: content})
         for key, want in (("NTP", spec["servers"]), ("FallbackNTP", spec["fallback"])):
@@ -236,8 +236,8 @@ class Timesync(Family):
                 where = setters[key]
                 finding.differences.append(c.difference(key, where, " ".join(want), " ".join(values[key])))
                 finding.unfixable = (
-                    f"{where.split(' line ')[0]} sets {key} after {TIMESYNCD_DROPIN}: remove the setting there "
-                    "(files are read in name order, the last one wins)"
+                    f"{where.split(' line ', maxsplit=1)[0]} sets {key} after {TIMESYNCD_DROPIN}: "
+                    "remove the setting there (files are read in name order, the last one wins)"
                 )
 
     @staticmethod
@@ -245,7 +245,9 @@ class Timesync(Family):
         conf = [(CHRONY_CONF, node.read(CHRONY_CONF) or "")]
         conf += [(p, node.read(p) or "") for p in _listing(node, CHRONY_CONF_D, ".conf")]
         reads_dir = any(
-            line.split()[:2] == ["sourcedir", "/etc/chrony/sources.d"] for _, text in conf for line in text.splitlines()
+            line.split()[:2] == ["sourcedir", "/etc/chrony/sources.d"]
+            for _unused, text in conf
+            for line in text.splitlines()
         )
         if not reads_dir:
             finding.differences.append(c.difference("sourcedir", CHRONY_CONF, "sourcedir /etc/chrony/sources.d", None))

@@ -113,14 +113,14 @@ class Units(Family):
         return normal
 
     def inspect(self, node: Node, items: list[tuple[dict, t.Any]]) -> dict[str, Finding]:
-        names = [name for _, spec in items for group in spec.values() for name in group]
+        names = [name for _unused, spec in items for group in spec.values() for name in group]
         try:
             states = unit_states(node, names)
         except CommandError as exc:
             return {control["id"]: _unreadable(spec, str(exc)) for control, spec in items}
         # What all controls want of a unit, merged: one action per unit.
-        enable = {name for _, spec in items for name in spec.get("enabled", [])}
-        start = {name for _, spec in items for name in spec.get("active", [])}
+        enable = {name for _unused, spec in items for name in spec.get("enabled", [])}
+        start = {name for _unused, spec in items for name in spec.get("active", [])}
         starts: dict[str, Action | None] = {}
         found = {}
         for control, spec in items:

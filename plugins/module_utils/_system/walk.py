@@ -160,8 +160,8 @@ def _walk(node: Node) -> WalkResult:
             continue  # a bind mount of a filesystem walked from its own root
         devices.add(device)
         roots.append((mount, device))
-    others = {m.point for m in table} - {m.point for m, _ in roots}
-    result.mounts = [m for m, _ in roots]
+    others = {m.point for m in table} - {m.point for m, _unused in roots}
+    result.mounts = [m for m, _unused in roots]
 
     for mount, device in roots:
         stack = [mount.point]

@@ -343,7 +343,7 @@ def test_line_removed_from_boot_file_is_named(tree, check_mode, status):
     tree.load_module("br_netfilter")
     tree.load_module("overlay")
     tree.add_conf(expected_file(("k8s.kernel_modules", ["overlay"])))
-    _, result = run(tree, [NET], available=AVAILABLE, check_mode=check_mode)
+    _unused, result = run(tree, [NET], available=AVAILABLE, check_mode=check_mode)
     assert statuses(result) == [("k8s.kernel_modules", status)]
     control = result["controls"][0]
     assert control["differences"] == [{"item": "br_netfilter", "where": PATH, "expected": "listed", "actual": None}]
@@ -354,7 +354,7 @@ def test_line_removed_from_boot_file_is_named(tree, check_mode, status):
 def test_module_not_loaded_is_named(tree):
     tree.load_module("overlay")
     tree.add_conf(NET_FILE)
-    _, result = run(tree, [NET], available=AVAILABLE, check_mode=True)
+    _unused, result = run(tree, [NET], available=AVAILABLE, check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "br_netfilter", "where": "live", "expected": "loaded", "actual": "not loaded"}
     ]
@@ -366,7 +366,7 @@ def test_boot_file_mode_opened_is_named_and_closed(tree, check_mode, status):
     tree.load_module("overlay")
     tree.add_conf(NET_FILE)
     tree.conf().chmod(0o666)
-    _, result = run(tree, [NET], available=AVAILABLE, check_mode=check_mode)
+    _unused, result = run(tree, [NET], available=AVAILABLE, check_mode=check_mode)
     assert statuses(result) == [("k8s.kernel_modules", status)]
     assert result["changed"] is True
     assert result["controls"][0]["differences"] == [

@@ -68,29 +68,29 @@ def test_enforce_and_complain_pass_level_1_but_not_level_2(tree):
     kernel = Kernel(tree)
     kernel.process(1, "systemd", "/usr/lib/systemd/systemd", "unconfined")
     kernel.process(2, "kthreadd", None, "unconfined")
-    _, result = run(tree, kernel, healthy(), [L1, L2], check_mode=True)
+    _unused, result = run(tree, kernel, healthy(), [L1, L2], check_mode=True)
     assert statuses(result) == [("cis.apparmor.profiles", "pass"), ("cis.apparmor.enforcing", "drift")]
     assert result["controls"][0]["details"]["profiles by mode"] == {"enforce": 3, "complain": 1}
     assert result["controls"][1]["differences"] == [
         {"item": "nvidia_modprobe", "where": "live", "expected": "enforce", "actual": "complain"}
     ]
-    _, applied = run(tree, kernel, healthy(), [L1, L2])
+    _unused, applied = run(tree, kernel, healthy(), [L1, L2])
     assert "aa-enforce" in applied["controls"][1]["reason"]
 
 
 def test_disabled_service_is_enabled_and_started_then_nothing_to_do(tree):
     kernel = Kernel(tree)
     systemd = FakeSystemd({"apparmor.service": ["loaded", "disabled", "inactive"]})
-    _, checked = run(tree, kernel, systemd, [L1], check_mode=True)
+    _unused, checked = run(tree, kernel, systemd, [L1], check_mode=True)
     assert checked["controls"][0]["differences"] == [
         {"item": "apparmor.service", "where": "unit", "expected": "enabled", "actual": "disabled, inactive"},
         {"item": "apparmor.service", "where": "live", "expected": "active", "actual": "inactive"},
     ]
     assert systemd.changes == []
-    _, result = run(tree, kernel, systemd, [L1])
+    _unused, result = run(tree, kernel, systemd, [L1])
     assert statuses(result) == [("cis.apparmor.profiles", "fixed")]
     assert systemd.changes == [["enable", "--now", "apparmor.service"]]
-    _, again = run(tree, kernel, systemd, [L1])
+    _unused, again = run(tree, kernel, systemd, [L1])
     assert statuses(again) == [("cis.apparmor.profiles", "pass")] and again["changed"] is False
 
 
@@ -98,7 +98,7 @@ def test_unconfined_process_with_a_profile_is_named(tree):
     kernel = Kernel(tree)
     kernel.process(4242, "man", "/usr/bin/man", "unconfined")
     kernel.process(4243, "man", "/usr/bin/man", "/usr/bin/man (enforce)")
-    _, result = run(tree, kernel, healthy(), [L1])
+    _unused, result = run(tree, kernel, healthy(), [L1])
     assert statuses(result) == [("cis.apparmor.profiles", "error")]
     assert result["controls"][0]["differences"] == [
         {"item": "man (pid 4242)", "where": "live", "expected": "confined by /usr/bin/man", "actual": "unconfined"}
@@ -108,7 +108,7 @@ def test_unconfined_process_with_a_profile_is_named(tree):
 
 def test_profile_in_unconfined_mode_fails_level_1(tree):
     kernel = Kernel(tree, profiles=PROFILES + "unprivileged_userns (unconfined)\n")
-    _, result = run(tree, kernel, healthy(), [L1])
+    _unused, result = run(tree, kernel, healthy(), [L1])
     assert statuses(result) == [("cis.apparmor.profiles", "error")]
     assert {
         "item": "unprivileged_userns",
@@ -121,7 +121,7 @@ def test_profile_in_unconfined_mode_fails_level_1(tree):
 def test_apparmor_off_in_the_kernel_is_for_the_boot_loader_and_nothing_runs(tree):
     kernel = Kernel(tree, enabled="N", profiles=None)
     systemd = FakeSystemd({"apparmor.service": ["loaded", "disabled", "inactive"]})
-    _, result = run(tree, kernel, systemd, [L1])
+    _unused, result = run(tree, kernel, systemd, [L1])
     assert statuses(result) == [("cis.apparmor.profiles", "error")]
     assert result["controls"][0]["differences"][0] == {
         "item": "AppArmor",
@@ -135,7 +135,7 @@ def test_apparmor_off_in_the_kernel_is_for_the_boot_loader_and_nothing_runs(tree
 
 def test_unreadable_securityfs_and_missing_package_are_errors(tree):
     kernel = Kernel(tree, profiles=None)
-    _, result = run(tree, kernel, FakeSystemd({}), [L1])
+    _unused, result = run(tree, kernel, FakeSystemd({}), [L1])
     reason = result["controls"][0]["reason"]
     assert statuses(result) == [("cis.apparmor.profiles", "error")]
     assert "cannot be read" in reason and "apparmor package is not installed" in reason

@@ -275,7 +275,7 @@ LOADED_AS = [
 ]
 
 
-@pytest.mark.parametrize(("written", "printed"), LOADED_AS, ids=[w[:40] for w, _ in LOADED_AS])
+@pytest.mark.parametrize(("written", "printed"), LOADED_AS, ids=[w[:40] for w, _unused in LOADED_AS])
 def test_rule_and_its_auditctl_listing_compare_equal(written, printed):
     assert parse_rule(written).norm == parse_rule(printed, strict=False).norm
 
@@ -380,7 +380,7 @@ def test_config_value_changed_by_hand_is_named(tree):
     audit = FakeAudit(tree)
     run(tree, [RETENTION], audit)
     tree.write(CONF, tree.read(CONF).replace("max_log_file = 8", "max_log_file = 2"), 0o640)
-    _, result = run(tree, [RETENTION], audit, check_mode=True)
+    _unused, result = run(tree, [RETENTION], audit, check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "max_log_file", "where": f"{CONF} line 7", "expected": "8", "actual": "2"}
     ]
@@ -422,7 +422,7 @@ def test_conflicting_settings_fail_before_any_change(tree):
 
 
 def test_not_installed_is_skipped(tree):
-    _, result = run(tree, [RETENTION, TIME], FakeAudit(tree))
+    _unused, result = run(tree, [RETENTION, TIME], FakeAudit(tree))
     assert statuses(result) == [("cis.auditd.retention", "skipped"), ("cis.auditd.time_change", "skipped")]
     assert "not installed" in result["controls"][0]["reason"]
 
@@ -478,7 +478,7 @@ def test_rule_removed_from_file_by_hand_is_named_with_its_line(tree):
     audit = FakeAudit(tree)
     run(tree, [TIME, SCOPE], audit)
     tree.write(CIS_FILE, tree.read(CIS_FILE).replace("-w /etc/localtime -p wa -k time-change\n", ""), 0o640)
-    _, result = run(tree, [TIME, SCOPE], audit, check_mode=True)
+    _unused, result = run(tree, [TIME, SCOPE], audit, check_mode=True)
     assert statuses(result) == [("cis.auditd.time_change", "drift"), ("cis.auditd.scope", "pass")]
     assert result["controls"][0]["differences"] == [
         {
@@ -495,7 +495,7 @@ def test_rules_deleted_from_the_kernel_are_loaded_again(tree):
     audit = FakeAudit(tree)
     run(tree, [TIME, SCOPE], audit)
     audit.loaded = [line for line in audit.loaded if "scope" not in line]  # auditctl -D -k scope by hand
-    _, result = run(tree, [TIME, SCOPE], audit)
+    _unused, result = run(tree, [TIME, SCOPE], audit)
     assert statuses(result) == [("cis.auditd.time_change", "pass"), ("cis.auditd.scope", "fixed")]
     assert [d["where"] for d in result["controls"][1]["differences"]] == ["live", "live"]
     assert result["actions"] == ["load the audit rules (augenrules --load)"]
@@ -529,13 +529,13 @@ def test_rule_in_a_site_file_is_not_written_twice(tree):
     prepare(tree)
     tree.write(f"{RULES_DIR}/60-site.rules", "-w /etc/sudoers -p wa -k scope\n", 0o640)
     audit = FakeAudit(tree)
-    _, result = run(tree, [SCOPE], audit)
+    _unused, result = run(tree, [SCOPE], audit)
     assert statuses(result) == [("cis.auditd.scope", "fixed")]
     assert "-w /etc/sudoers -p wa" not in tree.read(CIS_FILE)
     assert result["controls"][0]["details"]["already on disk"] == [
         f"-w /etc/sudoers -p wa -k scope ({RULES_DIR}/60-site.rules)"
     ]
-    _, again = run(tree, [SCOPE], audit)
+    _unused, again = run(tree, [SCOPE], audit)
     assert statuses(again) == [("cis.auditd.scope", "pass")]
 
 
@@ -545,7 +545,7 @@ def test_file_of_a_switched_off_control_is_removed(tree):
     own_file = dict(TIME, spec={**TIME["spec"], "file": "50-nodeguard-time.rules"})
     run(tree, [own_file, SCOPE], audit)
     off = dict(own_file, enabled=False, reason="site keeps its own time rules")
-    _, result = run(tree, [off, SCOPE], audit)
+    _unused, result = run(tree, [off, SCOPE], audit)
     assert statuses(result) == [("cis.auditd.time_change", "skipped"), ("cis.auditd.scope", "fixed")]
     assert not tree.file(f"{RULES_DIR}/50-nodeguard-time.rules").exists()
     assert not any("time-change" in line for line in audit.loaded)
@@ -603,7 +603,7 @@ UNSUCCESSFUL = control(
 def test_syscalls_an_architecture_lacks_are_left_out_only_when_optional(tree):
     prepare(tree, uid_min=1500)
     audit = FakeAudit(tree, machine="aarch64")
-    _, result = run(tree, [UNSUCCESSFUL], audit)
+    _unused, result = run(tree, [UNSUCCESSFUL], audit)
     assert statuses(result) == [("cis.auditd.access", "fixed")]
     text = tree.read(CIS_FILE)
     assert (
@@ -626,13 +626,13 @@ def test_watches_of_missing_directories_are_left_out(tree):
         "auditd",
         {"rules": ["-w /var/lib/kubelet/config.yaml -p wa -k kubelet"], "file": "60-nodeguard-kubernetes.rules"},
     )
-    _, result = run(tree, [kubelet], audit)
+    _unused, result = run(tree, [kubelet], audit)
     assert statuses(result) == [("k8s.audit.kubelet_config", "pass")]
     assert result["controls"][0]["details"]["left out: parent directory missing"] == [
         "-w /var/lib/kubelet/config.yaml -p wa -k kubelet"
     ]
     tree.write("/var/lib/kubelet/config.yaml", "kind: KubeletConfiguration\n")
-    _, later = run(tree, [kubelet], audit)
+    _unused, later = run(tree, [kubelet], audit)
     assert statuses(later) == [("k8s.audit.kubelet_config", "fixed")]
     assert "-w /var/lib/kubelet/config.yaml -p wa -k kubelet" in audit.loaded
 
@@ -652,7 +652,7 @@ def test_existing_only_watches_expand_patterns_on_every_run(tree):
     tree.write("/usr/bin/containerd", "elf", 0o755)
     tree.write("/usr/bin/containerd-shim-runc-v2", "elf", 0o755)
     tree.write("/usr/sbin/.keep", "")
-    _, result = run(tree, [runtime], audit)
+    _unused, result = run(tree, [runtime], audit)
     assert result["controls"][0]["expected"] == {
         "rules": [
             "-w /usr/bin/containerd -p wa -k containerd",
@@ -661,7 +661,7 @@ def test_existing_only_watches_expand_patterns_on_every_run(tree):
     }
     assert result["controls"][0]["details"]["left out: path missing"] == ["-w /usr/sbin/runc -p wa -k containerd"]
     tree.write("/usr/sbin/runc", "elf", 0o755)
-    _, later = run(tree, [runtime], audit, check_mode=True)
+    _unused, later = run(tree, [runtime], audit, check_mode=True)
     assert later["controls"][0]["differences"][0]["item"] == "-w /usr/sbin/runc -p wa -k containerd"
 
 
@@ -675,7 +675,7 @@ def test_privileged_programs_get_one_rule_each(tree):
     privileged = control(
         "cis.auditd.privileged", "auditd", {"privileged": {"key": "privileged", "exclude_mounts": ["/mnt/usb"]}}
     )
-    _, result = run(tree, [privileged], audit, families=[Auditd(), Walk()])
+    _unused, result = run(tree, [privileged], audit, families=[Auditd(), Walk()])
     assert statuses(result) == [("cis.auditd.privileged", "fixed")]
     assert result["controls"][0]["expected"]["rules"] == [
         "-a always,exit -F path=/usr/bin/sudo -F perm=x -F auid>=1000 -F auid!=unset -k privileged",
@@ -686,7 +686,7 @@ def test_privileged_programs_get_one_rule_each(tree):
         in audit.loaded
     )
     tree.write("/usr/bin/newgrp", "elf", 0o4755)  # a package brought one more
-    _, later = run(tree, [privileged], audit, check_mode=True)
+    _unused, later = run(tree, [privileged], audit, check_mode=True)
     assert later["controls"][0]["differences"][0]["item"] == (
         "-a always,exit -F path=/usr/bin/newgrp -F perm=x -F auid>=1000 -F auid!=unset -k privileged"
     )
@@ -697,7 +697,7 @@ def test_privileged_skips_nosuid_mounts(tree):
     (tree.base / "proc" / "self" / "mounts").write_text("/dev/vda1 / ext4 rw,nosuid 0 0\n")
     tree.write("/usr/bin/sudo", "elf", 0o4755)
     privileged = control("cis.auditd.privileged", "auditd", {"privileged": {}})
-    _, result = run(tree, [privileged], FakeAudit(tree), check_mode=True)
+    _unused, result = run(tree, [privileged], FakeAudit(tree), check_mode=True)
     assert result["controls"][0]["expected"] == {"rules": []}
 
 
@@ -707,7 +707,7 @@ IMMUTABLE = control("cis.auditd.immutable", "auditd", {"immutable": True})
 def test_immutable_is_loaded_last_and_then_rules_wait_for_reboot(tree):
     prepare(tree)
     audit = FakeAudit(tree)
-    _, result = run(tree, [SCOPE, IMMUTABLE], audit)
+    _unused, result = run(tree, [SCOPE, IMMUTABLE], audit)
     assert statuses(result) == [("cis.auditd.scope", "fixed"), ("cis.auditd.immutable", "fixed")]
     assert tree.read(AUDIT_RULES).endswith("-e 2\n")
     assert audit.enabled == 2
@@ -720,7 +720,7 @@ def test_immutable_is_loaded_last_and_then_rules_wait_for_reboot(tree):
     assert ["/usr/sbin/augenrules"] in module.calls  # files and audit.rules written, nothing loaded
     assert ["/usr/sbin/augenrules", "--load"] not in module.calls
     assert "-w /etc/localtime -p wa -k time-change" in tree.read(AUDIT_RULES)
-    _, still = run(tree, [SCOPE, TIME, IMMUTABLE], audit)
+    _unused, still = run(tree, [SCOPE, TIME, IMMUTABLE], audit)
     assert statuses(still)[1] == ("cis.auditd.time_change", "error")
     assert "immutable (-e 2) until the next boot" in still["controls"][1]["reason"]
 
@@ -733,7 +733,7 @@ def test_running_rules_match_the_disk(tree):
     audit = FakeAudit(tree)
     run(tree, [SCOPE, IN_SYNC], audit)
     audit.loaded.append("-w /etc/shadow -p wa -k by-hand")
-    _, result = run(tree, [SCOPE, IN_SYNC], audit, check_mode=True)
+    _unused, result = run(tree, [SCOPE, IN_SYNC], audit, check_mode=True)
     assert statuses(result) == [("cis.auditd.scope", "pass"), ("cis.auditd.in_sync", "drift")]
     assert result["controls"][1]["differences"] == [
         {
@@ -743,13 +743,13 @@ def test_running_rules_match_the_disk(tree):
             "actual": "loaded",
         }
     ]
-    _, fixed = run(tree, [SCOPE, IN_SYNC], audit)
+    _unused, fixed = run(tree, [SCOPE, IN_SYNC], audit)
     assert statuses(fixed) == [("cis.auditd.scope", "pass"), ("cis.auditd.in_sync", "fixed")]
     assert not any("by-hand" in line for line in audit.loaded)
 
 
 def test_unreachable_audit_system_is_skipped(tree):
     prepare(tree)
-    _, result = run(tree, [SCOPE], FakeAudit(tree, reachable=False))
+    _unused, result = run(tree, [SCOPE], FakeAudit(tree, reachable=False))
     assert statuses(result) == [("cis.auditd.scope", "skipped")]
     assert "Operation not permitted" in result["controls"][0]["reason"]

@@ -99,7 +99,7 @@ def test_check_mode_names_what_differs_and_changes_nothing(tree):
     node_with_grub(tree)
     before = tree.snapshot()
     grub = Grub(tree)
-    _, result = run(tree, ALL, check_mode=True, grub=grub)
+    _unused, result = run(tree, ALL, check_mode=True, grub=grub)
     assert statuses(result) == {
         "cis.bootloader.apparmor": "drift",
         "cis.bootloader.audit": "drift",
@@ -124,7 +124,7 @@ def test_check_mode_names_what_differs_and_changes_nothing(tree):
 def test_apply_writes_the_parameters_keeps_grub_cfg_private_and_is_idempotent(tree):
     node_with_grub(tree)
     grub = Grub(tree)
-    _, result = run(tree, [APPARMOR, AUDIT, ACCESS], grub=grub)
+    _unused, result = run(tree, [APPARMOR, AUDIT, ACCESS], grub=grub)
     assert statuses(result) == dict.fromkeys(
         ["cis.bootloader.apparmor", "cis.bootloader.audit", "cis.bootloader.config_access"], "fixed"
     )
@@ -134,7 +134,7 @@ def test_apply_writes_the_parameters_keeps_grub_cfg_private_and_is_idempotent(tr
     assert mode_of(tree, GRUB_CFG) == 0o400
     # Not yet booted with them: a reboot brings them.
     assert result["controls"][0]["details"]["running kernel has them"] is False
-    _, again = run(tree, [APPARMOR, AUDIT, ACCESS], grub=grub)
+    _unused, again = run(tree, [APPARMOR, AUDIT, ACCESS], grub=grub)
     assert set(statuses(again).values()) == {"pass"} and again["changed"] is False
     assert grub.runs == 1
 
@@ -150,7 +150,7 @@ def test_grub_cfg_regenerated_by_hand_is_named(tree):
     run(tree, [APPARMOR])
     tree.file(GRUB_CFG).unlink()
     tree.write(GRUB_CFG, grub_cfg(" apparmor=1"), 0o400)
-    _, result = run(tree, [APPARMOR], check_mode=True)
+    _unused, result = run(tree, [APPARMOR], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "security=apparmor", "where": f"{GRUB_CFG} line 2", "expected": "security=apparmor", "actual": None}
     ]
@@ -166,7 +166,7 @@ def test_grub_cfg_regenerated_by_hand_is_named(tree):
     ids=["grub-pc", "tools-only", "removed"],
 )
 def test_a_grub_package_without_grub_cfg_is_not_skipped(tree, packages, status):
-    _, result = run(tree, [ACCESS], packages=packages)
+    _unused, result = run(tree, [ACCESS], packages=packages)
     assert statuses(result) == {"cis.bootloader.config_access": status}
     if status == "error":
         assert "there is no grub.cfg" in result["controls"][0]["reason"]
@@ -182,7 +182,7 @@ def test_a_grub_package_without_grub_cfg_is_not_skipped(tree, packages, status):
 )
 def test_password_is_reported_only(tree, extra, status):
     tree.write(GRUB_CFG, grub_cfg("", extra), 0o400)
-    _, result = run(tree, [PASSWORD])
+    _unused, result = run(tree, [PASSWORD])
     assert statuses(result) == {"cis.bootloader.password": status}
     if status == "error":
         assert "needs a password hash from you" in result["controls"][0]["reason"]

@@ -116,7 +116,7 @@ def test_apply_fixes_and_is_idempotent(node_tree):
         "file_attributes",
         {"paths": ["/etc/passwd-"], "mode": "0644", "owner": "root", "group": "root"},
     )
-    _, result = run(node_tree, [SHADOW, backup])
+    _unused, result = run(node_tree, [SHADOW, backup])
     assert statuses(result) == [("cis.perms.shadow", "fixed"), ("cis.perms.passwd_backup", "fixed")]
     assert attrs(node_tree, "/etc/shadow")[0] == 0o640
     assert attrs(node_tree, "/etc/passwd-")[0] == 0o644
@@ -147,7 +147,7 @@ def test_mode_only_loses_bits(node_tree):
 def test_owner_and_group_changed_by_hand_are_named_and_fixed(node_tree, owner, differences, after):
     node_tree.file("/etc/shadow").chmod(0o640)
     os.chown(node_tree.file("/etc/shadow"), *owner)
-    _, result = run(node_tree, [SHADOW], check_mode=True)
+    _unused, result = run(node_tree, [SHADOW], check_mode=True)
     assert [(d["where"], d["expected"], d["actual"]) for d in result["controls"][0]["differences"]] == differences
     run(node_tree, [SHADOW])
     assert attrs(node_tree, "/etc/shadow")[1:] == after
@@ -170,7 +170,7 @@ def test_globs_are_expanded_and_links_passed_over(node_tree):
         "file_attributes",
         {"paths": ["/etc/audit/*.conf", "/etc/audit/rules.d/*.rules"]} | {"mode": "0640"},
     )
-    _, result = run(node_tree, [conf])
+    _unused, result = run(node_tree, [conf])
     audit = result["controls"][0]
     assert audit["status"] == "fixed"
     assert [d["item"] for d in audit["differences"]] == ["/etc/audit/auditd.conf"]
@@ -186,7 +186,7 @@ def test_required_file_missing_is_an_error_and_nothing_is_created(node_tree):
     required = control(
         "site.perms.opasswd", "file_attributes", {"paths": ["/etc/security/opasswd"], "mode": "0600", "required": True}
     )
-    _, result = run(node_tree, [required])
+    _unused, result = run(node_tree, [required])
     assert statuses(result) == [("site.perms.opasswd", "error")]
     assert result["controls"][0]["differences"] == [
         {"item": "/etc/security/opasswd", "where": "file", "expected": "present", "actual": None}
@@ -197,7 +197,7 @@ def test_required_file_missing_is_an_error_and_nothing_is_created(node_tree):
 def test_named_symlink_is_reported_not_followed(node_tree):
     node_tree.file("/etc/gshadow").symlink_to("shadow")
     gshadow = control("cis.perms.gshadow", "file_attributes", {"paths": ["/etc/gshadow"], "mode": "0640"})
-    _, result = run(node_tree, [gshadow])
+    _unused, result = run(node_tree, [gshadow])
     assert statuses(result) == [("cis.perms.gshadow", "error")]
     assert result["controls"][0]["differences"] == [
         {"item": "/etc/gshadow", "where": "type", "expected": "file or directory", "actual": "symbolic link to shadow"}
@@ -207,7 +207,7 @@ def test_named_symlink_is_reported_not_followed(node_tree):
 
 def test_controls_meeting_on_a_file_combine_their_limits(node_tree):
     stricter = control("site.perms.shadow", "file_attributes", {"paths": ["/etc/shadow"], "mode": "0600"})
-    _, result = run(node_tree, [SHADOW, stricter])
+    _unused, result = run(node_tree, [SHADOW, stricter])
     assert statuses(result) == [("cis.perms.shadow", "fixed"), ("site.perms.shadow", "fixed")]
     assert result["actions"] == [f"set /etc/shadow to 0600 {UID}:{GID}"]
     assert attrs(node_tree, "/etc/shadow")[0] == 0o600
@@ -217,7 +217,7 @@ def test_controls_meeting_on_a_file_combine_their_limits(node_tree):
 def test_controls_wanting_different_owners_are_an_error(node_tree):
     os.chown(node_tree.file("/etc/shadow"), 1000, 0)
     other = control("site.perms.shadow", "file_attributes", {"paths": ["/etc/shadow"], "owner": "syslog"})
-    _, result = run(node_tree, [SHADOW, other])
+    _unused, result = run(node_tree, [SHADOW, other])
     assert statuses(result) == [("cis.perms.shadow", "error"), ("site.perms.shadow", "error")]
     assert "no owner that exists on this node satisfies every control" in result["controls"][0]["reason"]
     assert attrs(node_tree, "/etc/shadow")[1] == 1000
@@ -258,7 +258,7 @@ def test_log_tree_rules(node_tree):
     node_tree.file("/var/log/containers").mkdir()
     node_tree.file("/var/log/containers/pod.log").symlink_to("/var/log/app/app.log")
     before = node_tree.snapshot()
-    _, result = run(node_tree, [LOGS], check_mode=True)
+    _unused, result = run(node_tree, [LOGS], check_mode=True)
     assert node_tree.snapshot() == before
     logs = result["controls"][0]
     assert [(d["item"], d["where"], d["expected"], d["actual"]) for d in logs["differences"]] == [
@@ -269,7 +269,7 @@ def test_log_tree_rules(node_tree):
         ("/var/log/syslog", "mode", "0640 or stricter", "0644"),
     ]
     assert logs["actual"] == {"files checked": 7, "files not as their rule allows": 4}
-    _, result = run(node_tree, [LOGS])
+    _unused, result = run(node_tree, [LOGS])
     assert statuses(result) == [("cis.perms.logfiles", "fixed")]
     assert attrs(node_tree, "/var/log/app/app.log") == (0o600, 0, 0)
     assert attrs(node_tree, "/var/log/btmp.1") == (0o664, 0, 43)

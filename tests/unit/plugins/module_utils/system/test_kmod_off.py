@@ -69,7 +69,7 @@ def test_apply_writes_file_unloads_and_is_idempotent(tree):
 def test_line_removed_by_hand_is_named(tree):
     run(tree, [CRAMFS, DCCP])
     tree.write(PATH, FULL.replace("blacklist dccp\n", ""))
-    _, result = run(tree, [CRAMFS, DCCP], check_mode=True)
+    _unused, result = run(tree, [CRAMFS, DCCP], check_mode=True)
     assert statuses(result) == [("cis.kmod.cramfs", "pass"), ("cis.kmod.dccp", "drift")]
     assert result["controls"][1]["differences"] == [
         {"item": "dccp", "where": PATH, "expected": "blacklist dccp", "actual": None}
@@ -94,7 +94,7 @@ def test_builtin_module_is_an_error_not_a_change(tree):
 def test_disabled_control_lines_are_dropped(tree):
     run(tree, [CRAMFS, DCCP])
     off = dict(DCCP, enabled=False, reason="the site uses dccp")
-    _, result = run(tree, [CRAMFS, off])
+    _unused, result = run(tree, [CRAMFS, off])
     assert statuses(result) == [("cis.kmod.cramfs", "fixed"), ("cis.kmod.dccp", "skipped")]
     assert "dccp" not in tree.read(PATH)
 
@@ -127,5 +127,5 @@ def test_unknown_family_is_refused(tree):
 def test_platform_spec_wins(tree):
     tree.write("/etc/os-release", 'ID=debian\nVERSION_ID="13"\n')
     picked = control("cis.kmod.x", "kmod_off", {"modules": ["cramfs"]}, by_platform={"debian-13": {"modules": ["hfs"]}})
-    _, result = run(tree, [picked], check_mode=True)
+    _unused, result = run(tree, [picked], check_mode=True)
     assert result["controls"][0]["expected"] == {"hfs": "off"}

@@ -111,7 +111,7 @@ def test_one_restart_after_every_file_of_the_unit(tree):
             "restart": "systemd-journald",
         },
     )
-    _, result = run(tree, [STORAGE, other, COMPRESS], check_mode=True)
+    _unused, result = run(tree, [STORAGE, other, COMPRESS], check_mode=True)
     assert result["actions"] == [
         f"write {JOURNALD}",
         "write /etc/systemd/journald.conf.d/61-site.conf",
@@ -140,7 +140,7 @@ def test_one_restart_after_every_file_of_the_unit(tree):
 def test_hand_edit_is_named(tree, edit, differences):
     run(tree, [STORAGE, COMPRESS])
     tree.write(JOURNALD, edit(tree.read(JOURNALD)))
-    _, result = run(tree, [STORAGE, COMPRESS], check_mode=True)
+    _unused, result = run(tree, [STORAGE, COMPRESS], check_mode=True)
     found = {
         r["id"]: [(d["item"], d["where"], d["expected"], d["actual"]) for d in r["differences"]]
         for r in result["controls"]
@@ -152,11 +152,11 @@ def test_hand_edit_is_named(tree, edit, differences):
 def test_mode_changed_by_hand_is_named_and_fixed(tree):
     run(tree, [MOTD])
     tree.file("/etc/motd").chmod(0o666)
-    _, result = run(tree, [MOTD], check_mode=True)
+    _unused, result = run(tree, [MOTD], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "/etc/motd", "where": "mode", "expected": "0644", "actual": "0666"}
     ]
-    _, result = run(tree, [MOTD])
+    _unused, result = run(tree, [MOTD])
     assert statuses(result) == [("cis.banner.motd", "fixed")]
     assert mode_of(tree, "/etc/motd") == 0o644
 
@@ -165,7 +165,7 @@ def test_mode_changed_by_hand_is_named_and_fixed(tree):
 def test_owner_changed_by_hand_is_named_and_fixed(tree):
     run(tree, [MOTD])
     os.chown(tree.file("/etc/motd"), 1234, 1234)
-    _, result = run(tree, [MOTD], check_mode=True)
+    _unused, result = run(tree, [MOTD], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "/etc/motd", "where": "owner", "expected": "0:0", "actual": "1234:1234"}
     ]
@@ -176,7 +176,7 @@ def test_owner_changed_by_hand_is_named_and_fixed(tree):
 def test_owner_is_not_checked_without_root(tree, monkeypatch):
     monkeypatch.setattr(managed_file, "as_root", lambda: False)
     run(tree, [MOTD])
-    _, result = run(tree, [MOTD], check_mode=True)
+    _unused, result = run(tree, [MOTD], check_mode=True)
     assert statuses(result) == [("cis.banner.motd", "pass")]
 
 
@@ -191,11 +191,11 @@ def test_restart_failure_undoes_the_writes(tree):
 def test_disabled_control_lines_are_removed(tree):
     run(tree, [STORAGE, COMPRESS])
     off = dict(COMPRESS, enabled=False, reason="the site compresses elsewhere")
-    _, result = run(tree, [STORAGE, off], check_mode=True)
+    _unused, result = run(tree, [STORAGE, off], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": JOURNALD, "where": f"{JOURNALD} line 7", "expected": None, "actual": "Compress=yes"}
     ]
-    _, result = run(tree, [STORAGE, off])
+    _unused, result = run(tree, [STORAGE, off])
     assert statuses(result) == [("cis.journald.storage", "fixed"), ("cis.journald.compress", "skipped")]
     assert "Compress" not in tree.read(JOURNALD)
 
@@ -203,7 +203,7 @@ def test_disabled_control_lines_are_removed(tree):
 def test_later_drop_in_that_wins_is_an_error(tree):
     tree.write("/usr/lib/systemd/journald.conf.d/90-vendor.conf", "[Journal]\nStorage=volatile\n")
     tree.write("/etc/systemd/journald.conf.d/10-early.conf", "[Journal]\nStorage=none\n")
-    _, result = run(tree, [STORAGE])
+    _unused, result = run(tree, [STORAGE])
     storage = result["controls"][0]
     assert storage["status"] == "error"
     assert {
@@ -222,7 +222,7 @@ def test_absent_ok_leaves_an_absent_file_absent(tree):
     assert statuses(result) == [("site.banner.motd", "pass")]
     assert tree.read("/etc/motd") is None
     tree.write("/etc/motd", "other\n")
-    _, result = run(tree, [optional])
+    _unused, result = run(tree, [optional])
     assert statuses(result) == [("site.banner.motd", "fixed")]
     assert tree.read("/etc/motd") == BANNER
 
@@ -252,7 +252,7 @@ def test_a_symlink_is_replaced_by_the_file(tree):
     tree.write("/etc/issue.real", "Debian GNU/Linux 12 \\n \\l\n")
     tree.file("/etc/issue").symlink_to("issue.real")
     issue = control("cis.banner.issue", "managed_file", {"path": "/etc/issue", "content": BANNER})
-    _, result = run(tree, [issue], check_mode=True)
+    _unused, result = run(tree, [issue], check_mode=True)
     assert {"item": "/etc/issue", "where": "type", "expected": "regular file", "actual": "symbolic link"} in result[
         "controls"
     ][0]["differences"]
@@ -263,7 +263,7 @@ def test_a_symlink_is_replaced_by_the_file(tree):
 
 def test_a_directory_in_the_way_is_an_error(tree):
     tree.file("/etc/motd").mkdir(parents=True)
-    _, result = run(tree, [MOTD])
+    _unused, result = run(tree, [MOTD])
     assert statuses(result) == [("cis.banner.motd", "error")]
     assert "is a directory" in result["controls"][0]["reason"]
 

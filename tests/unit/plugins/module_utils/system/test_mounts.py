@@ -118,7 +118,7 @@ def test_check_mode_reports_drift_and_touches_nothing(node):
 
 def test_apply_remounts_first_edits_one_field_and_is_idempotent(node):
     module, result = run(node, [*TMP, *HOME])
-    assert {status for _, status in statuses(result)} == {"fixed", "pass"}
+    assert {status for _unused, status in statuses(result)} == {"fixed", "pass"}
     assert module.calls == [
         ["/usr/sbin/mount", "-o", "remount,nodev,nosuid,noexec", "/tmp"],
         ["/usr/sbin/systemctl", "daemon-reload"],
@@ -128,7 +128,7 @@ def test_apply_remounts_first_edits_one_field_and_is_idempotent(node):
     assert node.read("/etc/fstab") == FSTAB_FIXED.replace("defaults,nodev  0", "defaults,nodev,nosuid  0")
     assert "/dev/sda2 /tmp ext4 rw,relatime,nodev,nosuid,noexec 0 0" in node.read(MOUNTS)
     module, again = run(node, [*TMP, *HOME])
-    assert {status for _, status in statuses(again)} == {"pass"}
+    assert {status for _unused, status in statuses(again)} == {"pass"}
     assert again["changed"] is False
     assert module.calls == []
 
@@ -190,7 +190,7 @@ def tmp_unit(node):
 
 
 def test_systemd_tmp_mount_gets_a_drop_in(tmp_unit):
-    _, result = run(tmp_unit, TMP, check_mode=True)
+    _unused, result = run(tmp_unit, TMP, check_mode=True)
     assert statuses(result) == [
         ("cis.mounts.tmp.nodev", "pass"),
         ("cis.mounts.tmp.nosuid", "pass"),
@@ -212,7 +212,7 @@ def test_systemd_tmp_mount_gets_a_drop_in(tmp_unit):
         ["/usr/sbin/systemctl", "daemon-reload"],
     ]
     module, again = run(tmp_unit, TMP)
-    assert {status for _, status in statuses(again)} == {"pass"} and module.calls == []
+    assert {status for _unused, status in statuses(again)} == {"pass"} and module.calls == []
 
 
 def test_a_later_drop_in_that_wins_is_an_error(tmp_unit):
@@ -233,7 +233,7 @@ def test_other_filesystem_without_fstab_line_is_an_error(node):
 
 def test_fstab_line_without_mount_is_skipped(node):
     node.write("/etc/fstab", FSTAB + "UUID=4444 /var/tmp ext4 defaults 0 2\n")
-    _, result = run(node, [VAR_TMP])
+    _unused, result = run(node, [VAR_TMP])
     assert result["controls"][0]["reason"] == (
         "/var/tmp has a line in /etc/fstab but is not mounted; mount it, then run again"
     )

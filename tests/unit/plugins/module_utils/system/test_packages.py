@@ -43,7 +43,7 @@ def fresh():
 def test_check_mode_names_each_package_and_changes_nothing():
     apt = fresh()
     before = dict(apt.states)
-    _, result = run(apt, [TELNET, AUDITD], check_mode=True)
+    _unused, result = run(apt, [TELNET, AUDITD], check_mode=True)
     assert statuses(result) == [("cis.clients.telnet", "drift"), ("cis.auditd.packages", "drift")]
     assert apt.changes == []
     assert apt.states == before
@@ -62,7 +62,7 @@ def test_check_mode_names_each_package_and_changes_nothing():
 
 def test_one_install_and_one_purge_then_nothing_to_do():
     apt = fresh()
-    _, result = run(apt, [TELNET, AUDITD, AVAHI])
+    _unused, result = run(apt, [TELNET, AUDITD, AVAHI])
     assert statuses(result) == [
         ("cis.clients.telnet", "fixed"),
         ("cis.auditd.packages", "fixed"),
@@ -72,7 +72,7 @@ def test_one_install_and_one_purge_then_nothing_to_do():
     assert apt.changes[0] == ["install", "audispd-plugins"]
     assert apt.changes[1] == ["purge", "telnet"]
     assert apt.installed("audispd-plugins") and not apt.installed("telnet")
-    _, again = run(apt, [TELNET, AUDITD, AVAHI])
+    _unused, again = run(apt, [TELNET, AUDITD, AVAHI])
     assert statuses(again) == [
         ("cis.clients.telnet", "pass"),
         ("cis.auditd.packages", "pass"),
@@ -84,7 +84,7 @@ def test_one_install_and_one_purge_then_nothing_to_do():
 
 def test_apt_runs_without_questions():
     apt = fresh()
-    module, _ = run(apt, [AUDITD])
+    module, _unused = run(apt, [AUDITD])
     install = next(call for call in module.calls if "install" in call and "-s" not in call)
     assert install[1:4] == ["install", "-y", "--no-install-recommends"]
     assert "Dpkg::Options::=--force-confold" in install
@@ -108,7 +108,7 @@ def test_purge_comes_after_every_other_family_and_a_failure_undoes_the_install()
 
 def test_a_purge_that_would_take_a_package_the_node_needs_is_refused():
     apt = FakeApt({"rpcbind": "ii", "nfs-common": "ii"}, rdepends={"rpcbind": ["nfs-common"]})
-    _, result = run(apt, [RPCBIND])
+    _unused, result = run(apt, [RPCBIND])
     assert statuses(result) == [("cis.services.rpcbind", "error")]
     assert "would also remove nfs-common" in result["controls"][0]["reason"]
     assert apt.changes == []
@@ -116,16 +116,16 @@ def test_a_purge_that_would_take_a_package_the_node_needs_is_refused():
 
 def test_packages_removed_along_are_named():
     apt = FakeApt({"avahi-daemon": "ii", "libnss-mdns": "ii"}, rdepends={"avahi-daemon": ["libnss-mdns"]})
-    _, result = run(apt, [AVAHI], check_mode=True)
+    _unused, result = run(apt, [AVAHI], check_mode=True)
     assert result["controls"][0]["details"]["also removed (they depend on it)"] == ["libnss-mdns"]
-    _, result = run(apt, [AVAHI])
+    _unused, result = run(apt, [AVAHI])
     assert statuses(result) == [("cis.services.avahi", "fixed")]
     assert not apt.installed("libnss-mdns")
 
 
 def test_held_package_is_not_purged():
     apt = FakeApt({"telnet": "hi"})
-    _, result = run(apt, [TELNET])
+    _unused, result = run(apt, [TELNET])
     assert statuses(result) == [("cis.clients.telnet", "error")]
     assert "apt-mark unhold telnet" in result["controls"][0]["reason"]
     assert apt.changes == []
@@ -133,9 +133,9 @@ def test_held_package_is_not_purged():
 
 def test_update_runs_first_only_when_apt_knows_no_version():
     apt = FakeApt({"auditd": "ii", "audispd-plugins": "un"}, candidates=set(), archive={"audispd-plugins"})
-    _, checked = run(apt, [AUDITD], check_mode=True)
+    _unused, checked = run(apt, [AUDITD], check_mode=True)
     assert checked["actions"] == ["apt-get update, then install audispd-plugins"]
-    _, result = run(apt, [AUDITD])
+    _unused, result = run(apt, [AUDITD])
     assert statuses(result) == [("cis.auditd.packages", "fixed")]
     assert [change[0] for change in apt.changes] == ["update", "install"]
     apt2 = fresh()
@@ -146,7 +146,7 @@ def test_update_runs_first_only_when_apt_knows_no_version():
 def test_an_install_that_would_remove_a_needed_package_is_refused():
     apt = FakeApt({"openssh-server": "ii"}, conflicts={"telnetd-ssl": ["openssh-server"]})
     site = control("site.telnetd", "packages", {"present": ["telnetd-ssl"]})
-    _, result = run(apt, [site])
+    _unused, result = run(apt, [site])
     assert statuses(result) == [("site.telnetd", "error")]
     assert "would remove openssh-server" in result["controls"][0]["reason"]
     assert apt.changes == []
@@ -154,7 +154,7 @@ def test_an_install_that_would_remove_a_needed_package_is_refused():
 
 def test_partly_installed_package_is_named():
     apt = FakeApt({"auditd": "iU", "audispd-plugins": "ii"})
-    _, result = run(apt, [AUDITD], check_mode=True)
+    _unused, result = run(apt, [AUDITD], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "auditd", "where": "package", "expected": "installed", "actual": "partly installed (iU)"}
     ]

@@ -70,7 +70,7 @@ def process(tree, pid, comm, uid):
 def test_check_mode_on_the_lab_node_reports_and_changes_nothing(tree):
     systemd = lab()
     before = tree.snapshot()
-    _, result = run(tree, systemd, catalog(), check_mode=True)
+    _unused, result = run(tree, systemd, catalog(), check_mode=True)
     assert statuses(result) == {
         "cis.time.single": "drift",
         "cis.time.timesyncd.servers": "drift",
@@ -93,12 +93,12 @@ def test_check_mode_on_the_lab_node_reports_and_changes_nothing(tree):
 
 def test_apply_writes_the_drop_in_starts_timesyncd_and_is_idempotent(tree):
     systemd = lab()
-    _, result = run(tree, systemd, catalog())
+    _unused, result = run(tree, systemd, catalog())
     assert set(statuses(result).values()) == {"fixed", "skipped"}
     assert tree.read(TIMESYNCD_DROPIN) == DROPIN
     assert systemd.changes == [["unmask", TIMESYNCD], ["enable", "--now", TIMESYNCD]]
     assert systemd.units[TIMESYNCD] == ["loaded", "enabled", "active"]
-    _, again = run(tree, systemd, catalog())
+    _unused, again = run(tree, systemd, catalog())
     assert set(statuses(again).values()) == {"pass", "skipped"}
     assert again["changed"] is False and systemd.changes[2:] == []
 
@@ -113,7 +113,7 @@ def test_line_changed_by_hand_is_named(tree):
     systemd = lab()
     run(tree, systemd, catalog())
     tree.write(TIMESYNCD_DROPIN, DROPIN.replace("ntp2.example.org", "ntp.evil.example"))
-    _, result = run(tree, systemd, catalog()[1:2], check_mode=True)
+    _unused, result = run(tree, systemd, catalog()[1:2], check_mode=True)
     diffs = result["controls"][0]["differences"]
     assert {
         "item": TIMESYNCD_DROPIN,
@@ -128,7 +128,7 @@ def test_a_later_drop_in_that_adds_servers_cannot_be_fixed_and_is_named(tree):
     systemd = FakeSystemd({TIMESYNCD: ["loaded", "enabled", "active"]})
     tree.write("/etc/systemd/timesyncd.conf", "[Time]\nNTP=old.example.org\n")
     tree.write("/etc/systemd/timesyncd.conf.d/90-local.conf", "[Time]\nNTP=rogue.example.org\n")
-    _, result = run(tree, systemd, catalog()[1:2])
+    _unused, result = run(tree, systemd, catalog()[1:2])
     control_result = result["controls"][0]
     assert control_result["status"] == "error"
     assert {
@@ -143,7 +143,7 @@ def test_a_later_drop_in_that_adds_servers_cannot_be_fixed_and_is_named(tree):
 def test_the_main_file_is_overridden_by_the_drop_in(tree):
     systemd = FakeSystemd({TIMESYNCD: ["loaded", "enabled", "active"]})
     tree.write("/etc/systemd/timesyncd.conf", "[Time]\nNTP=old.example.org\nFallbackNTP=x.example.org\n")
-    _, result = run(tree, systemd, catalog()[1:2])
+    _unused, result = run(tree, systemd, catalog()[1:2])
     assert result["controls"][0]["status"] == "fixed"
     assert result["controls"][0]["actual"] == {"NTP": SERVERS, "FallbackNTP": FALLBACK}
 
@@ -155,7 +155,7 @@ def test_chrony_replaces_timesyncd(tree):
     )
     tree.write("/etc/passwd", "root:x:0:0::/root:/bin/bash\n_chrony:x:101:101::/var/lib/chrony:/usr/sbin/nologin\n")
     process(tree, 812, "chronyd", 101)
-    _, result = run(tree, systemd, catalog("chrony"))
+    _unused, result = run(tree, systemd, catalog("chrony"))
     assert statuses(result) == {
         "cis.time.single": "fixed",
         "cis.time.timesyncd.servers": "skipped",
@@ -175,7 +175,7 @@ def test_chrony_replaces_timesyncd(tree):
 def test_chrony_that_does_not_read_sources_d_is_an_error(tree):
     systemd = FakeSystemd({CHRONY: ["loaded", "enabled", "active"]})
     tree.write(CHRONY_CONF, "pool 2.debian.pool.ntp.org iburst\n")
-    _, result = run(tree, systemd, catalog("chrony")[3:4])
+    _unused, result = run(tree, systemd, catalog("chrony")[3:4])
     assert result["controls"][0]["status"] == "error"
     assert "add 'sourcedir /etc/chrony/sources.d'" in result["controls"][0]["reason"]
     assert tree.read(CHRONY_SOURCES) is None
@@ -196,7 +196,7 @@ def test_chronyd_user(tree, uid, config, status, item):
     tree.write(CHRONY_CONF, "sourcedir /etc/chrony/sources.d\n" + config)
     process(tree, 812, "chronyd", uid)
     process(tree, 900, "sshd", 0)
-    _, result = run(tree, systemd, catalog("chrony")[4:5])
+    _unused, result = run(tree, systemd, catalog("chrony")[4:5])
     assert result["controls"][0]["status"] == status
     if item:
         assert result["controls"][0]["differences"][0]["item"] == item
@@ -204,7 +204,7 @@ def test_chronyd_user(tree, uid, config, status, item):
 
 def test_daemon_not_installed_is_an_error_naming_the_package(tree):
     systemd = FakeSystemd({})
-    _, result = run(tree, systemd, catalog("chrony")[5:6])
+    _unused, result = run(tree, systemd, catalog("chrony")[5:6])
     assert result["controls"][0]["status"] == "error"
     assert "chrony is not installed" in result["controls"][0]["reason"]
     assert systemd.changes == []

@@ -67,7 +67,7 @@ def test_check_mode_reports_each_unit_and_changes_nothing():
 
 def test_apply_masks_and_starts_then_nothing_to_do():
     systemd = fresh()
-    _, result = run(systemd, [AVAHI, AUDITD])
+    _unused, result = run(systemd, [AVAHI, AUDITD])
     assert statuses(result) == [("cis.services.avahi", "fixed"), ("cis.auditd.service", "fixed")]
     assert systemd.changes == [
         ["mask", "--now", "avahi-daemon.service"],
@@ -75,7 +75,7 @@ def test_apply_masks_and_starts_then_nothing_to_do():
         ["enable", "--now", "auditd.service"],
     ]
     assert systemd.units["auditd.service"] == ["loaded", "enabled", "active"]
-    _, again = run(systemd, [AVAHI, AUDITD])
+    _unused, again = run(systemd, [AVAHI, AUDITD])
     assert statuses(again) == [("cis.services.avahi", "pass"), ("cis.auditd.service", "pass")]
     assert again["changed"] is False
     assert systemd.changes[3:] == []
@@ -85,7 +85,7 @@ def test_unit_unmasked_by_hand_is_named():
     systemd = fresh()
     run(systemd, [AVAHI])
     systemd.units["avahi-daemon.socket"] = ["loaded", "enabled", "inactive"]
-    _, result = run(systemd, [AVAHI], check_mode=True)
+    _unused, result = run(systemd, [AVAHI], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "avahi-daemon.socket", "where": "unit", "expected": "masked", "actual": "enabled, inactive"}
     ]
@@ -108,14 +108,14 @@ def test_unit_unmasked_by_hand_is_named():
 )
 def test_steps_for_units_that_must_run(spec, state, steps):
     systemd = FakeSystemd({"x.service": state})
-    _, result = run(systemd, [control("site.x", "units", spec)])
+    _unused, result = run(systemd, [control("site.x", "units", spec)])
     assert [change[:-1] for change in systemd.changes] == steps
     assert statuses(result) == [("site.x", "fixed" if steps else "pass")]
 
 
 def test_unit_that_must_run_but_is_not_installed_is_an_error():
     systemd = FakeSystemd({})
-    _, result = run(systemd, [AUDITD])
+    _unused, result = run(systemd, [AUDITD])
     assert statuses(result) == [("cis.auditd.service", "error")]
     assert "auditd.service is not installed" in result["controls"][0]["reason"]
     assert systemd.changes == []

@@ -88,12 +88,12 @@ def test_fix_secures_and_second_run_is_a_no_op(tree):
     tree.file("/srv/data").chmod(0o777)
     tree.write("/tmp/shared/ok", "x", 0o644)
     tree.file("/tmp/shared").chmod(0o1777)
-    _, result = run(tree, [WW])
+    _unused, result = run(tree, [WW])
     assert statuses(result) == [("cis.walk.world_writable", "fixed")]
     assert mode(tree, "/srv/data") == 0o1777
     assert mode(tree, "/srv/data/open.txt") == 0o664
     assert mode(tree, "/tmp/shared") == 0o1777
-    _, again = run(tree, [WW])
+    _unused, again = run(tree, [WW])
     assert statuses(again) == [("cis.walk.world_writable", "pass")]
     assert again["changed"] is False
     # What the walk never reads stays as it was.
@@ -106,7 +106,7 @@ def test_file_opened_by_hand_is_named(tree):
     node_tree(tree)
     run(tree, [WW])
     tree.file("/etc/hosts").chmod(0o646)
-    _, result = run(tree, [WW], check_mode=True)
+    _unused, result = run(tree, [WW], check_mode=True)
     assert result["controls"][0]["differences"] == [
         {"item": "/etc/hosts", "where": "mode", "expected": "0644", "actual": "0646 (file)"}
     ]
@@ -115,7 +115,7 @@ def test_file_opened_by_hand_is_named(tree):
 def test_report_mode_is_an_error_and_changes_nothing(tree):
     node_tree(tree)
     tree.write("/srv/open.txt", "x", 0o666)
-    _, result = run(tree, [dict(WW, spec={"world_writable": "report"})])
+    _unused, result = run(tree, [dict(WW, spec={"world_writable": "report"})])
     assert statuses(result) == [("cis.walk.world_writable", "error")]
     assert "report only" in result["controls"][0]["reason"]
     assert mode(tree, "/srv/open.txt") == 0o666
@@ -124,7 +124,7 @@ def test_report_mode_is_an_error_and_changes_nothing(tree):
 def test_excluded_paths_are_left_alone(tree):
     node_tree(tree)
     tree.write("/srv/hostpath/open.txt", "x", 0o666)
-    _, result = run(tree, [dict(WW, spec={"world_writable": "fix", "exclude": ["/srv/hostpath/"]})])
+    _unused, result = run(tree, [dict(WW, spec={"world_writable": "fix", "exclude": ["/srv/hostpath/"]})])
     assert statuses(result) == [("cis.walk.world_writable", "pass")]
     assert mode(tree, "/srv/hostpath/open.txt") == 0o666
 
@@ -134,7 +134,7 @@ def test_bind_mount_is_not_walked_twice(tree):
     node_tree(tree, MOUNTS + "/dev/vda1 /srv/bind ext4 rw 0 0\n")
     tree.write("/data/open.txt", "x", 0o666)
     tree.write("/srv/bind/open.txt", "x", 0o666)
-    _, result = run(tree, [WW], check_mode=True)
+    _unused, result = run(tree, [WW], check_mode=True)
     found = result["controls"][0]
     assert [d["item"] for d in found["differences"]] == ["/data/open.txt"]
     assert found["details"]["walked"] == ["/"]
@@ -149,7 +149,7 @@ def test_symlinks_are_not_followed(tree):
     tree.file("/srv").mkdir()
     os.symlink(outside, tree.file("/srv/link"))
     os.symlink(tree.file("/var/lib/kubelet/pods/p/volumes/x"), tree.file("/srv/link-file"))
-    _, result = run(tree, [WW])
+    _unused, result = run(tree, [WW])
     assert statuses(result) == [("cis.walk.world_writable", "pass")]
     assert (outside / "secret").stat().st_mode & 0o777 == 0o666
 
@@ -160,7 +160,7 @@ def test_unowned_files_are_reported_not_changed(tree):
         pytest.skip("giving a file an unknown owner needs root")
     orphan = tree.write("/srv/orphan", "x")
     os.chown(orphan, 4242, 4343)
-    _, result = run(tree, [UNOWNED])
+    _unused, result = run(tree, [UNOWNED])
     assert statuses(result) == [("cis.walk.unowned", "error")]
     found = result["controls"][0]
     assert found["differences"] == [
@@ -178,7 +178,7 @@ def test_unowned_files_are_reported_not_changed(tree):
 def test_group_missing_from_etc_group_counts(tree):
     node_tree(tree)
     tree.write("/etc/group", "root:x:0:\n")  # the test user's group is gone
-    _, result = run(tree, [UNOWNED], check_mode=True)
+    _unused, result = run(tree, [UNOWNED], check_mode=True)
     if os.getgid() == 0:
         assert statuses(result) == [("cis.walk.unowned", "pass")]
     else:
@@ -187,21 +187,21 @@ def test_group_missing_from_etc_group_counts(tree):
 
 def test_no_unowned_files_pass(tree):
     node_tree(tree)
-    _, result = run(tree, [UNOWNED])
+    _unused, result = run(tree, [UNOWNED])
     assert statuses(result) == [("cis.walk.unowned", "pass")]
 
 
 def test_unreadable_passwd_skips_unowned(tree):
     node_tree(tree)
     tree.file("/etc/passwd").unlink()
-    _, result = run(tree, [UNOWNED])
+    _unused, result = run(tree, [UNOWNED])
     assert statuses(result) == [("cis.walk.unowned", "skipped")]
 
 
 def test_suid_sgid_inventory_lists_and_passes(tree):
     node_tree(tree)
     before = tree.snapshot()
-    _, result = run(tree, [SUID])
+    _unused, result = run(tree, [SUID])
     assert statuses(result) == [("cis.walk.suid_sgid", "pass")]
     details = result["controls"][0]["details"]
     assert [p["path"] for p in details["programs"]] == ["/usr/bin/sudo", "/usr/bin/wall"]
