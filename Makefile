@@ -52,7 +52,8 @@ docs: venv ## write the README's tables of controls from the catalogs
 unit: venv ## unit tests of module_utils, modules and filters
 	pytest tests/unit -q
 
-labtest: deps venv build ## the lab itself on real VMs: it never touches the caller's terminal or pipes
+labtest: deps venv build ## the lab on real VMs: caller's terminal and pipes untouched; containers run on Debian 12 and 13
+	$(LAB) build --image debian12-containerd --image debian13-containerd
 	pytest tests/lab -q
 
 collection: venv ## build the collection tarball and install it in .build/collections
@@ -77,7 +78,7 @@ test: deps venv ## everything: lint, unit, sanity, the lab, every Molecule scena
 	for stage in lint unit sanity labtest molecule; do \
 	  $(TIMED) "$$stage" $(MAKE) --no-print-directory $$stage; \
 	done
-	@if pgrep -af '[n]odelab-(molecule-|stdio-test)'; then echo "lab VMs were left running"; exit 1; fi
+	@if pgrep -af '[n]odelab-(molecule-|stdio-test|fixture-test)'; then echo "lab VMs were left running"; exit 1; fi
 	@echo "all tests passed"
 
 demo: deps venv build ## boot a lab node, audit it, harden it, audit again, summarise
