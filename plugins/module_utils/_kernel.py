@@ -13,7 +13,6 @@ import typing as t
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _kmod, _sysctl
-from ansible_collections.nodeguard.hardening.plugins.module_utils._files import read_text
 from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
 
 SUPPORTED = ("debian", "ubuntu")
@@ -31,11 +30,10 @@ class _Part:
 
 
 def check_platform(host: NodePaths) -> str:
-    text = read_text(host.conf("/etc/os-release")) or read_text(host.conf("/usr/lib/os-release")) or ""
-    fields = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-    ident = fields.get("ID", "").strip("\"'")
+    fields = host.os_release()
+    ident = fields.get("ID", "")
     if ident not in SUPPORTED:
-        name = fields.get("PRETTY_NAME", ident or "an unknown system").strip("\"'")
+        name = fields.get("PRETTY_NAME", ident or "an unknown system")
         raise c.ControlInputError(
             f"nodeguard.hardening supports Debian 12 and 13 and Ubuntu LTS; this node runs {name}"
         )

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from ansible_collections.nodeguard.hardening.plugins.module_utils._files import read_text
+
 
 @dataclass(frozen=True)
 class NodePaths:
@@ -20,6 +22,19 @@ class NodePaths:
     def conf(self, path: str) -> str:
         """An absolute configuration path, under C(conf_root)."""
         return os.path.join(self.conf_root, path.lstrip("/"))
+
+    def os_release(self) -> dict[str, str]:
+        """The fields of /etc/os-release (or /usr/lib/os-release), quotes removed; empty if neither exists."""
+        for path in ("/etc/os-release", "/usr/lib/os-release"):
+            text = read_text(self.conf(path))
+            if text is not None:
+                fields = {}
+                for line in text.splitlines():
+                    key, sep, value = line.partition("=")
+                    if sep:
+                        fields[key.strip()] = value.strip().strip("\"'")
+                return fields
+        return {}
 
     def module_loaded(self, name: str) -> bool:
         """Whether a kernel module is loaded or built in (modprobe treats - and _ alike)."""

@@ -112,16 +112,7 @@ def render_value(value: t.Any) -> str:
 
 def os_names(node: Node) -> tuple[str, list[str]]:
     """ID and the words of NAME of /etc/os-release: what a banner must not name (CIS 1.6.1-1.6.3)."""
-    fields: dict[str, str] = {}
-    for path in ("/etc/os-release", "/usr/lib/os-release"):
-        text = node.read(path)
-        if text is None:
-            continue
-        for line in text.splitlines():
-            key, sep, value = line.partition("=")
-            if sep:
-                fields[key.strip()] = value.strip().strip("\"'")
-        break
+    fields = node.os_release()
     words = [word for word in re.split(r"[^A-Za-z0-9]+", fields.get("NAME", "")) if len(word) > 1]
     return fields.get("ID", ""), words
 

@@ -64,17 +64,11 @@ class Node:
         return self.cached("platform", self._read_platform)
 
     def _read_platform(self) -> list[str]:
-        fields = {}
-        for path in ("/etc/os-release", "/usr/lib/os-release"):
-            text = self.read(path)
-            if text is None:
-                continue
-            for line in text.splitlines():
-                key, sep, value = line.partition("=")
-                if sep:
-                    fields[key.strip()] = value.strip().strip("\"'")
-            break
+        fields = self.os_release()
         ident = fields.get("ID", "").lower()
         major = fields.get("VERSION_ID", "").split(".")[0]
         keys = [f"{ident}-{major}"] if ident and major else []
         return [*keys, ident] if ident else keys
+
+    def os_release(self) -> dict[str, str]:
+        return self.cached("os-release", self.paths.os_release)
