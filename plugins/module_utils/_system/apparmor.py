@@ -112,7 +112,13 @@ class Apparmor(Family):
                 finding.differences.append(c.difference("profiles", "live", "loaded", "none"))
                 if not service_fixes:
                     why.append("no profile is loaded although apparmor.service ran: check /etc/apparmor.d")
-            others = sorted(name for name, mode in profiles.items() if mode not in allowed)
+            # AppArmor 4 (Debian 13) loads profiles in mode "unconfined" whose only purpose is to
+            # let a program create user namespaces; they confine nothing and have no enforce or
+            # complain form to switch to. Listed, not counted against the control.
+            userns = sorted(name for name, mode in profiles.items() if mode == "unconfined")
+            if userns:
+                finding.details["profiles in AppArmor 4's unconfined mode (user namespaces only)"] = userns
+            others = sorted(name for name, mode in profiles.items() if mode not in (*allowed, "unconfined"))
             for name in others[:LIMIT]:
                 finding.differences.append(c.difference(name, "live", " or ".join(modes), profiles[name]))
             if others:

@@ -106,15 +106,24 @@ def test_unconfined_process_with_a_profile_is_named(tree):
     assert "restart man" in result["controls"][0]["reason"]
 
 
-def test_profile_in_unconfined_mode_fails_level_1(tree):
+def test_appamor4_unconfined_mode_profiles_are_listed_not_counted(tree):
+    """AppArmor 4's "unconfined" profiles only grant user namespaces; any other mode still fails."""
     kernel = Kernel(tree, profiles=PROFILES + "unprivileged_userns (unconfined)\n")
+    _unused, result = run(tree, kernel, healthy(), [L1])
+    assert statuses(result) == [("cis.apparmor.profiles", "pass")]
+    details = result["controls"][0]["details"]
+    assert details["profiles in AppArmor 4's unconfined mode (user namespaces only)"] == ["unprivileged_userns"]
+
+
+def test_profile_in_another_mode_fails_level_1(tree):
+    kernel = Kernel(tree, profiles=PROFILES + "odd (prompt)\n")
     _unused, result = run(tree, kernel, healthy(), [L1])
     assert statuses(result) == [("cis.apparmor.profiles", "error")]
     assert {
-        "item": "unprivileged_userns",
+        "item": "odd",
         "where": "live",
         "expected": "enforce or complain",
-        "actual": "unconfined",
+        "actual": "prompt",
     } in (result["controls"][0]["differences"])
 
 
