@@ -39,6 +39,10 @@ def test_audit_rules_of_every_rule_control_are_loaded(host):
     keys |= {line.split()[-1] for line in loaded.splitlines() if line.startswith("-w") and " -k " in line}
     for control in family("auditd"):
         for rule in control["spec"].get("rules") or []:
+            # The kernel refuses a watch on a path that is not there (the lab has no
+            # /etc/kubernetes): the module leaves such rules out and lists them in its details.
+            if rule.startswith("-w ") and not host.file(rule.split()[1]).exists:
+                continue
             if " -k " in rule:
                 key = rule.rsplit(" -k ", 1)[1].split()[0]
                 assert key in keys, f"{control['id']}: no loaded rule has key {key}"
