@@ -1,7 +1,7 @@
 """The node images the lab builds, each a named recipe; anything in a recipe changes its image hash.
 
 Every image has the packages the collection's roles would otherwise install (auditd, AppArmor, a
-time daemon, logrotate), so no test needs the node to reach a package archive: the guests' apt
+time daemon, logrotate, AIDE) and an MTA, so no test needs the node to reach a package archive: the guests' apt
 sources are emptied and lab traffic stays in the lab. The `-containerd` images add containerd,
 runc and a busybox container image built here (see oci.py), imported at boot.
 """
@@ -33,8 +33,20 @@ BASE_PACKAGES = [
     "udev",
     "dbus",
 ]
-# What the system role installs on a node that lacks it.
-HARDENING_PACKAGES = ["auditd", "audispd-plugins", "apparmor", "apparmor-utils", "systemd-timesyncd", "logrotate"]
+# What the system role installs on a node that lacks it (aide only where the site opts in).
+HARDENING_PACKAGES = [
+    "auditd",
+    "audispd-plugins",
+    "apparmor",
+    "apparmor-utils",
+    "systemd-timesyncd",
+    "logrotate",
+    "aide",
+    "aide-common",
+]
+# What many Debian servers run and the controls judge: a mail transfer agent (CIS 2.1.21 wants it
+# listening on loopback only, which is Debian's default for exim4).
+SERVER_PACKAGES = ["exim4-daemon-light"]
 # busybox-static is the container image's only content (see oci.py).
 CONTAINER_PACKAGES = ["containerd", "runc", "busybox-static"]
 FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES}
@@ -53,7 +65,7 @@ def recipe(name: str) -> dict:
         "kernel_suite": kernel_suite,
         "variant": "important",
         "mirror": MIRROR,
-        "packages": sorted([*BASE_PACKAGES, *HARDENING_PACKAGES, *FIXTURES[fixture], kernel]),
+        "packages": sorted([*BASE_PACKAGES, *HARDENING_PACKAGES, *SERVER_PACKAGES, *FIXTURES[fixture], kernel]),
         "containerd": fixture == "containerd",
         "disk_size": "6G",
         "revision": 5,

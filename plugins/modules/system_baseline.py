@@ -88,11 +88,13 @@ options:
           - managed_file
           - auditd
           - units
+          - mta
           - timesync
           - apparmor
           - bootloader
           - file_attributes
           - walk
+          - aide
       spec:
         description: What the control wants, in the shape its family takes (each family's module under
           C(plugins/module_utils/_system/) documents its shape).

@@ -24,16 +24,34 @@ def file_attributes(node: Node, path: str) -> tuple[int, int, int] | None:
 
 
 def content_differences(path: str, before: str | None, after: str, item: str | None = None) -> list[dict]:
-    """The lines a managed file lacks or has in excess, as differences."""
+    """The lines a managed file lacks or has in excess, as differences, each with its line number.
+
+    Comments and blank lines are named only when nothing else differs, so that a file with other
+    settings reads as those settings, not as every comment of the distribution's version.
+    """
     if before == after:
         return []
     if before is None:
         return [c.difference(item or path, path, "present", None)]
     old, new = before.splitlines(), after.splitlines()
-    missing = [line for line in new if line not in old]
-    extra = [line for line in old if line not in new]
-    found = [c.difference(item or path, f"{path} line {new.index(line) + 1}", line, None) for line in missing]
-    found += [c.difference(item or path, f"{path} line {old.index(line) + 1}", None, line) for line in extra]
+
+    def changes(meaningful: bool) -> list[dict]:
+        def keep(line: str) -> bool:
+            return not meaningful or (bool(line.strip()) and not line.lstrip().startswith("#"))
+
+        found = [
+            c.difference(item or path, f"{path} line {number}", line, None)
+            for number, line in enumerate(new, 1)
+            if keep(line) and line not in old
+        ]
+        found += [
+            c.difference(item or path, f"{path} line {number}", None, line)
+            for number, line in enumerate(old, 1)
+            if keep(line) and line not in new
+        ]
+        return found
+
+    found = changes(meaningful=True) or changes(meaningful=False)
     return found or [c.difference(item or path, path, "lines in the managed order", "other order")]
 
 
