@@ -70,7 +70,7 @@ def tree(tmp_path):
     tree.write("/etc/passwd", lines(PASSWD))
     tree.write("/etc/shadow", lines(SHADOW), mode=0o640)
     tree.write("/etc/group", lines(GROUP))
-    tree.write("/etc/gshadow", "".join(f"{g.split(':')[0]}:*::\n" for g in GROUP), mode=0o640)
+    tree.write("/etc/gshadow", "".join(f"{g.split(':', maxsplit=1)[0]}:*::\n" for g in GROUP), mode=0o640)
     tree.write("/etc/shells", SHELLS)
     tree.write("/etc/login.defs", LOGIN_DEFS)
     tree.write("/root/.bashrc", ROOT_BASHRC)
