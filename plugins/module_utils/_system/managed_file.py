@@ -3,13 +3,23 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Files whose whole content the collection owns (CIS 1.5.3, 1.6.1 to 1.6.3, 6.1.x, ...).
 
-Two spec kinds:
+Three spec kinds:
 
 - C({path, content, mode: "0644", restart: UNIT, absent_ok: false, only_if_exists: PATH}): the
   file is exactly C(content) (a final newline is added when missing).
 - C({path, section: Journal, settings: {Storage: persistent}, mode, restart, only_if_exists}): a
   drop-in of C(Key=value) lines under an optional C([section]) header. Controls naming the same
   path share the file, one block of lines each, and must agree on its section, mode and restart.
+- C({path, lines: ["Defaults use_pty"], mode, restart, only_if_exists}): a file of verbatim lines
+  for formats that are not C(Key=value) (sudoers, shell profiles). Controls naming the same path
+  share the file, one block each, so a control switched off takes its lines out with it.
+
+Every kind takes C(validate), a command as a list of words one of which holds C(%s), such as
+C([visudo, -cf, "%s"]): before the file is installed the command checks a temporary copy of it
+(C(%s) replaced by the copy's path), and when it refuses the copy the change fails with what the
+command printed and nothing is installed. A file that a broken version would lock people out
+with (sudoers: Ansible's own escalation) needs it. The command runs when the file is written, not
+in check mode: the program may come with a package the same run installs.
 
 Every file is written atomically, owner root:root and the mode given. After a change, C(restart)
 restarts a systemd unit once, after every file restarting it was written. C(absent_ok) leaves an
@@ -27,13 +37,15 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import shutil
 import stat
+import tempfile
 import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action, Family, Finding
-from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.writes import (
     content_differences,
     write_action,
@@ -55,9 +67,13 @@ UNIT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9@._:\\-]*$")
 KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 SECTION_RE = re.compile(r"^[A-Za-z][A-Za-z0-9 _-]*$")
 SPEC_KEYS = {
-    "content": {"path", "content", "mode", "restart", "absent_ok", "only_if_exists"},
-    "settings": {"path", "section", "settings", "mode", "restart", "only_if_exists"},
+    "content": {"path", "content", "mode", "restart", "absent_ok", "only_if_exists", "validate"},
+    "settings": {"path", "section", "settings", "mode", "restart", "only_if_exists", "validate"},
+    "lines": {"path", "lines", "mode", "restart", "only_if_exists", "validate"},
 }
+KINDS = ("content", "settings", "lines")
+# What the validate command's words stand for: the path of the temporary copy.
+PLACEHOLDER = "%s"
 
 
 @dataclass
@@ -71,8 +87,10 @@ class FileSpec:
     content: str = ""
     section: str | None = None
     settings: dict[str, str] = field(default_factory=dict)
+    lines: tuple[str, ...] = ()
     absent_ok: bool = False
     only_if_exists: str | None = None
+    validate: tuple[str, ...] = ()
 
 
 def as_root() -> bool:
@@ -174,11 +192,12 @@ class ManagedFile(Family):
 
     def validate(self, node: Node, control: dict, spec: t.Any) -> FileSpec:
         cid = control["id"]
-        if not isinstance(spec, dict) or ("content" in spec) == ("settings" in spec):
+        kinds = [kind for kind in KINDS if isinstance(spec, dict) and kind in spec]
+        if len(kinds) != 1:
             raise c.ControlInputError(
-                f"control {cid!r}: spec must be a mapping with path and either content or settings"
+                f"control {cid!r}: spec must be a mapping with path and one of content, settings or lines"
             )
-        kind = "content" if "content" in spec else "settings"
+        kind = kinds[0]
         unknown = sorted(set(spec) - SPEC_KEYS[kind])
         if unknown:
             raise c.ControlInputError(
@@ -196,11 +215,14 @@ class ManagedFile(Family):
             mode=parse_mode(cid, spec.get("mode")),
             restart=restart,
             only_if_exists=check_path(cid, only, "only_if_exists") if only is not None else None,
+            validate=check_validate(cid, spec.get("validate")),
         )
         if kind == "content":
             self._validate_content(node, cid, spec, result)
-        else:
+        elif kind == "settings":
             self._validate_settings(cid, spec, result)
+        else:
+            self._validate_lines(cid, spec, result)
         self._claim(node, cid, result)
         return result
 
@@ -244,6 +266,20 @@ class ManagedFile(Family):
         result.section, result.settings = section, rendered
 
     @staticmethod
+    def _validate_lines(cid: str, spec: dict, result: FileSpec) -> None:
+        lines = spec["lines"]
+        if isinstance(lines, str):
+            lines = [lines]
+        if not isinstance(lines, list) or not lines:
+            raise c.ControlInputError(f"control {cid!r}: lines must list the file's lines, such as [Defaults use_pty]")
+        for line in lines:
+            if not isinstance(line, str) or not line.strip():
+                raise c.ControlInputError(f"control {cid!r}: every entry of lines must be non-empty text, got {line!r}")
+            if any(ch in line for ch in "\n\r\0"):
+                raise c.ControlInputError(f"control {cid!r}: {line!r} must be one line; give each line its own entry")
+        result.lines = tuple(lines)
+
+    @staticmethod
     def _claim(node: Node, cid: str, spec: FileSpec) -> None:
         """Controls sharing a file must agree on it; checked here so a run never starts half-way."""
         claims: dict[str, tuple[str, FileSpec]] = node.cached("managed_file:claims", dict)
@@ -255,11 +291,11 @@ class ManagedFile(Family):
         other_id, other = claims[spec.path]
         clash = None
         if other.kind != spec.kind:
-            clash = "one gives its content, the other settings"
+            clash = f"one gives its {other.kind}, the other its {spec.kind}"
         elif spec.kind == "content" and other.content != spec.content:
             clash = "their contents differ"
         elif _shared(other) != _shared(spec):
-            clash = "their mode, restart, section, absent_ok or only_if_exists differ"
+            clash = "their mode, restart, section, absent_ok, only_if_exists or validate differ"
         else:
             for key, value in spec.settings.items():
                 owner = claims.get(f"{spec.path}\0{key}")
@@ -316,19 +352,23 @@ class ManagedFile(Family):
                 )
                 for control, _unused in group
             }
-        content = self._render(path, group) if first.kind == "settings" else first.content
+        content = self._render(path, group) if first.kind != "content" else first.content
         attributes = self._attribute_differences(path, info, first.mode)
         write = None
         if before != content or attributes:
             write = write_action(node, path, content, first.mode)
+            if first.validate:
+                write = validated(node, write, path, content, first.mode, first.validate)
             writes[path] = write
         findings = []
         for _unused, spec in group:
             if spec.kind == "content":
                 findings.append(self._content_finding(path, spec, before, content))
-            else:
+            elif spec.kind == "settings":
                 findings.append(self._settings_finding(node, path, spec, before))
-        if first.kind == "settings" and before is not None and before != content:
+            else:
+                findings.append(self._lines_finding(path, spec, before))
+        if first.kind != "content" and before is not None and before != content:
             keys = {key for _unused, spec in group for key in spec.settings}
             quiet = not any(finding.differences for finding in findings)
             findings[0].differences += self._stale(path, before, content, keys, quiet)
@@ -347,8 +387,12 @@ class ManagedFile(Family):
         blocks = [SETTINGS_HEADER + (f"[{section}]\n" if section else "")]
         seen: set[str] = set()
         for control, spec in group:
-            lines = [f"{key}={value}" for key, value in spec.settings.items() if key not in seen]
-            seen.update(spec.settings)
+            if spec.kind == "lines":
+                lines = [line for line in dict.fromkeys(spec.lines) if line not in seen]
+                seen.update(spec.lines)
+            else:
+                lines = [f"{key}={value}" for key, value in spec.settings.items() if key not in seen]
+                seen.update(spec.settings)
             if lines:
                 blocks.append("\n".join([f"# {control['id']}: {control['title']}", *lines]) + "\n")
         return "".join(blocks)
@@ -373,6 +417,15 @@ class ManagedFile(Family):
             actual={"path": path, "lines": None if before is None else len(before.splitlines())},
             differences=content_differences(path, before, content),
         )
+
+    @staticmethod
+    def _lines_finding(path: str, spec: FileSpec, before: str | None) -> Finding:
+        have = (before or "").splitlines()
+        finding = Finding(expected={"path": path, "lines": list(spec.lines)}, actual={"path": path})
+        missing = [line for line in spec.lines if line not in have]
+        finding.actual["missing"] = missing
+        finding.differences = [c.difference(line, path, "present", None) for line in missing]
+        return finding
 
     def _settings_finding(self, node: Node, path: str, spec: FileSpec, before: str | None) -> Finding:
         current = parse_settings(before or "")
@@ -458,7 +511,64 @@ class ManagedFile(Family):
 
 def _shared(spec: FileSpec) -> tuple:
     """What every control of one file must give alike."""
-    return spec.mode, spec.restart, spec.section, spec.absent_ok, spec.only_if_exists
+    return spec.mode, spec.restart, spec.section, spec.absent_ok, spec.only_if_exists, spec.validate
+
+
+def check_validate(cid: str, command: t.Any) -> tuple[str, ...]:
+    """The validate command: words, the first a program, at least one holding the copy's place."""
+    if command is None:
+        return ()
+    if (
+        not isinstance(command, list)
+        or not command
+        or not all(isinstance(word, str) and word and not any(ch in word for ch in "\n\r\0") for word in command)
+    ):
+        raise c.ControlInputError(
+            f"control {cid!r}: validate must list a command's words, such as [visudo, -cf, {PLACEHOLDER!r}]"
+        )
+    if PLACEHOLDER in command[0] or not any(PLACEHOLDER in word for word in command[1:]):
+        raise c.ControlInputError(
+            f"control {cid!r}: validate must name a program, then {PLACEHOLDER!r} where the copy to check goes"
+        )
+    return tuple(command)
+
+
+def check_candidate(node: Node, path: str, content: str, mode: int, command: tuple[str, ...]) -> None:
+    """Have C(command) judge a private copy of the planned file; CommandError with its output if it refuses.
+
+    The copy is written in a directory of its own outside the target's (a program reading the
+    target's directory, such as sudo reading /etc/sudoers.d, never sees it), with the mode and
+    owner the file will have, and removed afterwards."""
+    program = command[0] if command[0].startswith("/") else node.binary(command[0])
+    if not program:
+        raise CommandError(f"{command[0]} is not installed, so {path} cannot be checked before it is installed")
+    folder = tempfile.mkdtemp(prefix="nodeguard-validate-")
+    try:
+        copy = os.path.join(folder, os.path.basename(path))
+        descriptor = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        os.chmod(copy, mode)
+        if as_root():
+            os.chown(copy, 0, 0)
+        argv = [program, *(word.replace(PLACEHOLDER, copy) for word in command[1:])]
+        rc, out, err = node.run(argv, check=False)
+        if rc != 0:
+            said = (err or out or "").replace(copy, path).strip() or "no output"
+            raise CommandError(f"{' '.join(command)} refuses the new {path} (status {rc}): {said}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def validated(node: Node, write: Action, path: str, content: str, mode: int, command: tuple[str, ...]) -> Action:
+    """The write, preceded by the validate command on a copy: a refused file is never installed."""
+    install = write.run
+
+    def run() -> None:
+        check_candidate(node, path, content, mode, command)
+        install()
+
+    return Action(write.key, write.what, run, write.undo, write.diff)
 
 
 def _lstat(node: Node, path: str) -> os.stat_result | None:

@@ -285,7 +285,10 @@ def banner(path, text):
         ([control("site.f", "managed_file", {"path": "/etc/x", "content": 3})], "content must be text"),
         ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "restart": "-x"})], "not a systemd"),
         ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "owner": "bin"})], "unknown spec keys"),
-        ([control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "settings": {"A": 1}})], "either"),
+        (
+            [control("site.f", "managed_file", {"path": "/etc/x", "content": "x", "settings": {"A": 1}})],
+            "one of content",
+        ),
         ([control("site.f", "managed_file", {"path": "/etc/x", "settings": {"bad key": 1}})], "not a setting name"),
         ([control("site.f", "managed_file", {"path": "/etc/x", "settings": {"A": "two\nlines"}})], "one line"),
         ([control("site.f", "managed_file", {"path": "/etc/x", "settings": {"A": None}})], "needs a value"),
@@ -303,7 +306,7 @@ def banner(path, text):
         ),
         (
             [STORAGE, journald("site.journald.other", {"Seal": True}, restart=None)],
-            "mode, restart, section, absent_ok or only_if_exists differ",
+            "mode, restart, section, absent_ok, only_if_exists or validate differ",
         ),
         ([MOTD, banner("/etc/motd", "Other text\n")], "their contents differ"),
     ],
@@ -322,3 +325,202 @@ def test_same_content_twice_is_shared(tree):
     _module, result = run(tree, [MOTD, again])
     assert statuses(result) == [("cis.banner.motd", "fixed"), ("site.banner.motd", "fixed")]
     assert result["actions"] == ["write /etc/motd"]
+
+
+# -- validate: a command judges a copy of the new file before it is installed -------------------
+
+SUDOERS = "/etc/sudoers.d/nodeguard-hardening"
+VISUDO = ["visudo", "-cf", "%s"]
+
+
+def sudoers(cid, lines, **extra):
+    spec = {"path": SUDOERS, "mode": "0440", "lines": lines, "validate": VISUDO, **extra}
+    return control(cid, "managed_file", spec)
+
+
+USE_PTY = sudoers("cis.sudo.use_pty", ["Defaults use_pty"])
+TIMEOUT = sudoers("cis.sudo.timestamp_timeout", ["Defaults timestamp_timeout=15"])
+SUDOERS_TEXT = (
+    SETTINGS_HEADER
+    + "# cis.sudo.use_pty: title of cis.sudo.use_pty\nDefaults use_pty\n"
+    + "# cis.sudo.timestamp_timeout: title of cis.sudo.timestamp_timeout\nDefaults timestamp_timeout=15\n"
+)
+
+
+class Visudo:
+    """visudo -cf COPY: records what it was shown (path, content, mode) and refuses C(refuse)."""
+
+    def __init__(self, refuse=None):
+        self.refuse = refuse
+        self.seen = []
+
+    def __call__(self, argv):
+        copy = argv[-1]
+        with open(copy, encoding="utf-8") as handle:
+            text = handle.read()
+        self.seen.append((copy, text, stat.S_IMODE(os.stat(copy).st_mode)))
+        if self.refuse and self.refuse in text:
+            return 1, "", f"{copy}:4:29: syntax error\nDefaults {self.refuse}\n                            ^\n"
+        return 0, f"{copy}: parsed OK\n", ""
+
+
+def run_validated(tree, controls, visudo, *, check_mode=False, bins=None):
+    module = FakeModule(controls, check_mode=check_mode)
+    module.commands["visudo"] = visudo
+    module.commands["systemctl"] = lambda argv: (0, "", "")
+    if bins is not None:
+        module.get_bin_path = lambda name, required=False, opt_dirs=None: bins.get(name)
+    return module, engine.run(module, tree.node(module), [ManagedFile()])
+
+
+def test_validate_checks_a_private_copy_then_installs(tree):
+    visudo = Visudo()
+    module, result = run_validated(tree, [USE_PTY, TIMEOUT], visudo)
+    assert statuses(result) == [("cis.sudo.use_pty", "fixed"), ("cis.sudo.timestamp_timeout", "fixed")]
+    assert tree.read(SUDOERS) == SUDOERS_TEXT
+    assert mode_of(tree, SUDOERS) == 0o440
+    [(copy, text, mode)] = visudo.seen
+    # The copy is what gets installed, with its mode, outside the directory sudo reads, and gone after.
+    assert (text, mode) == (SUDOERS_TEXT, 0o440)
+    assert os.path.basename(copy) == "nodeguard-hardening"
+    assert not copy.startswith(str(tree.root))
+    assert not os.path.exists(os.path.dirname(copy))
+    assert module.calls == [["/usr/sbin/visudo", "-cf", copy]]
+    assert sorted(p.name for p in tree.file("/etc/sudoers.d").iterdir()) == ["nodeguard-hardening"]
+
+
+def test_validate_runs_only_when_the_file_changes(tree):
+    run_validated(tree, [USE_PTY, TIMEOUT], Visudo())
+    visudo = Visudo()
+    module, result = run_validated(tree, [USE_PTY, TIMEOUT], visudo)
+    assert result["changed"] is False
+    assert statuses(result) == [("cis.sudo.use_pty", "pass"), ("cis.sudo.timestamp_timeout", "pass")]
+    assert visudo.seen == [] and module.calls == []
+
+
+def test_a_refused_file_is_never_installed_and_the_run_is_undone(tree):
+    tree.write(SUDOERS, "Defaults use_pty\n", 0o440)
+    before = tree.snapshot()
+    bad = sudoers("site.sudo.bad", ["Defaults timestamp_timeout=fifteen"])
+    with pytest.raises(engine.ApplyError) as failure:
+        run_validated(tree, [MOTD, USE_PTY, bad], Visudo(refuse="timestamp_timeout=fifteen"))
+    message = str(failure.value)
+    assert f"write {SUDOERS} failed: visudo -cf %s refuses the new {SUDOERS} (status 1)" in message
+    # visudo's own words, naming the file to be installed rather than the temporary copy.
+    assert f"{SUDOERS}:4:29: syntax error" in message
+    assert "undid 1 earlier change(s) of this run" in message
+    assert tree.snapshot() == before
+    assert sorted(p.name for p in tree.file("/etc/sudoers.d").iterdir()) == ["nodeguard-hardening"]
+
+
+def test_a_missing_validator_installs_nothing(tree):
+    with pytest.raises(engine.ApplyError, match=f"visudo is not installed, so {SUDOERS} cannot be checked"):
+        run_validated(tree, [USE_PTY], Visudo(), bins={})
+    assert tree.read(SUDOERS) is None
+
+
+def test_check_mode_predicts_without_running_the_validator(tree):
+    visudo = Visudo()
+    module, result = run_validated(tree, [USE_PTY, TIMEOUT], visudo, check_mode=True)
+    assert statuses(result) == [("cis.sudo.use_pty", "drift"), ("cis.sudo.timestamp_timeout", "drift")]
+    assert result["controls"][0]["differences"] == [
+        {"item": "Defaults use_pty", "where": SUDOERS, "expected": "present", "actual": None}
+    ]
+    assert visudo.seen == [] and module.calls == []
+    assert tree.read(SUDOERS) is None
+
+
+@pytest.mark.parametrize(
+    ("validate", "message"),
+    [
+        ("visudo -cf %s", "validate must list a command's words"),
+        ([], "validate must list a command's words"),
+        (["visudo", ""], "validate must list a command's words"),
+        (["visudo", "-cf"], "then '%s' where the copy to check goes"),
+        (["%s", "-c"], "must name a program"),
+        (["visudo", "-cf", "%s\n"], "validate must list a command's words"),
+    ],
+)
+def test_bad_validate_commands_are_refused(tree, validate, message):
+    with pytest.raises(ControlInputError, match=message):
+        run_validated(tree, [sudoers("site.sudo", ["Defaults use_pty"], validate=validate)], Visudo())
+    assert tree.read(SUDOERS) is None
+
+
+def test_controls_of_one_file_agree_on_its_validate_command(tree):
+    other = sudoers("site.sudo", ["Defaults !lecture"], validate=["visudo", "-csf", "%s"])
+    with pytest.raises(ControlInputError, match="only_if_exists or validate differ"):
+        run_validated(tree, [USE_PTY, other], Visudo())
+
+
+def test_validate_works_for_content_files_too(tree):
+    spec = {"path": "/etc/sudoers.d/site", "content": "Defaults lecture=never", "mode": "0440", "validate": VISUDO}
+    visudo = Visudo()
+    _module, result = run_validated(tree, [control("site.sudo", "managed_file", spec)], visudo)
+    assert statuses(result) == [("site.sudo", "fixed")]
+    assert [text for _copy, text, _mode in visudo.seen] == ["Defaults lecture=never\n"]
+
+
+# -- lines: verbatim lines, a block per control ------------------------------------------------
+
+PROFILE = "/etc/profile.d/60-nodeguard-hardening.sh"
+TMOUT = control(
+    "cis.shell.timeout", "managed_file", {"path": PROFILE, "lines": ["TMOUT=900", "readonly TMOUT", "export TMOUT"]}
+)
+UMASK = control("cis.shell.umask", "managed_file", {"path": PROFILE, "lines": ["umask 027"]})
+
+
+def test_lines_of_several_controls_share_one_file(tree):
+    _module, result = run(tree, [TMOUT, UMASK])
+    assert statuses(result) == [("cis.shell.timeout", "fixed"), ("cis.shell.umask", "fixed")]
+    assert tree.read(PROFILE) == (
+        SETTINGS_HEADER
+        + "# cis.shell.timeout: title of cis.shell.timeout\nTMOUT=900\nreadonly TMOUT\nexport TMOUT\n"
+        + "# cis.shell.umask: title of cis.shell.umask\numask 027\n"
+    )
+    assert result["actions"] == [f"write {PROFILE}"]
+    _module, again = run(tree, [TMOUT, UMASK])
+    assert statuses(again) == [("cis.shell.timeout", "pass"), ("cis.shell.umask", "pass")]
+
+
+def test_a_missing_line_is_the_difference_of_its_control(tree):
+    run(tree, [TMOUT, UMASK])
+    tree.write(PROFILE, tree.read(PROFILE).replace("readonly TMOUT\n", ""))
+    _module, result = run(tree, [TMOUT, UMASK], check_mode=True)
+    assert statuses(result) == [("cis.shell.timeout", "drift"), ("cis.shell.umask", "pass")]
+    assert result["controls"][0]["differences"] == [
+        {"item": "readonly TMOUT", "where": PROFILE, "expected": "present", "actual": None}
+    ]
+
+
+def test_a_control_switched_off_takes_its_lines_out(tree):
+    run(tree, [TMOUT, UMASK])
+    off = {**UMASK, "enabled": False, "reason": "the site sets its own umask"}
+    _module, result = run(tree, [TMOUT, off])
+    assert statuses(result) == [("cis.shell.timeout", "fixed"), ("cis.shell.umask", "skipped")]
+    assert result["controls"][0]["differences"] == [
+        {"item": PROFILE, "where": f"{PROFILE} line 8", "expected": None, "actual": "umask 027"}
+    ]
+    assert "umask" not in tree.read(PROFILE)
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([], "lines must list the file's lines"),
+        ({"a": 1}, "lines must list the file's lines"),
+        (["umask 027", ""], "every entry of lines must be non-empty text"),
+        (["umask 027", 27], "every entry of lines must be non-empty text"),
+        (["umask 027\nTMOUT=1"], "must be one line"),
+    ],
+)
+def test_bad_lines_are_refused(tree, lines, message):
+    with pytest.raises(ControlInputError, match=message):
+        run(tree, [control("site.profile", "managed_file", {"path": PROFILE, "lines": lines})])
+    assert tree.read(PROFILE) is None
+
+
+def test_one_file_is_not_given_lines_and_content(tree):
+    content = control("site.profile", "managed_file", {"path": PROFILE, "content": "umask 077\n"})
+    with pytest.raises(ControlInputError, match="one gives its lines, the other its content"):
+        run(tree, [UMASK, content])
