@@ -44,3 +44,25 @@ def test_cis_item_exists_with_its_level(control, item):
         f"{control['id']}: {item['section']} ({rule['title']}) is Level {rule['level']}, "
         f"the catalog says {control.get('level')}"
     )
+
+
+ACCESS = controls_table.role_catalogs()["access"]
+
+
+def test_every_access_control_names_an_item_of_sections_5_or_7_2():
+    for control in ACCESS:
+        sections = [item["section"] for item in control.get("benchmarks") or []]
+        assert sections, f"{control['id']} names no benchmark item"
+        assert all(s.startswith(("5.", "7.2.")) for s in sections), (control["id"], sections)
+
+
+@pytest.mark.parametrize("control", [c for c in ACCESS if c.get("level") == 2], ids=lambda c: c["id"])
+def test_access_level_2_controls_are_off_by_default_with_a_reason(control):
+    assert control.get("default") is False
+    assert control.get("default_reason", "").strip()
+
+
+def test_password_for_escalation_is_off_for_ansible():
+    [control] = [c for c in ACCESS if any(i["section"] == "5.2.4" for i in c["benchmarks"])]
+    assert control["default"] is False
+    assert "nodes managed by Ansible escalate with NOPASSWD" in control["default_reason"]

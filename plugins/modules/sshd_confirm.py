@@ -1,0 +1,110 @@
+#!/usr/bin/python
+# Copyright (c) nodeguard.hardening contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: sshd_confirm
+short_description: Confirm an sshd change once the controller has logged in again
+version_added: 0.2.0
+description:
+  - M(nodeguard.hardening.access_baseline) arms a timer on the node before it reloads sshd with a
+    new configuration; unless the change is confirmed, the timer puts the previous files back and
+    reloads sshd.
+  - Run this module over a new connection, after M(ansible.builtin.meta) with C(reset_connection).
+    That the module runs at all proves the controller can still log in. It stops the timer and
+    drops the saved files.
+  - Fails when the node had already put the previous configuration back (the timer ran out), so
+    that a change that did not stay is not taken for one that did.
+  - Does nothing when no change awaits confirmation.
+author:
+  - nodeguard.hardening maintainers (@nodeguard)
+attributes:
+  check_mode:
+    support: full
+    description: Says what it would do (confirm, nothing, or fail for a change already rolled back); stops no timer.
+  diff_mode:
+    support: none
+    description: It changes no file of the configuration; the files it drops are copies kept for the way back.
+  platform:
+    support: full
+    platforms: posix
+    description: Nodes with systemd (the timer is a transient systemd timer).
+options: {}
+seealso:
+  - module: nodeguard.hardening.access_baseline
+"""
+
+EXAMPLES = r"""
+- name: Reconnect, so that the confirmation proves a new login works
+  ansible.builtin.meta: reset_connection
+
+- name: Keep the new sshd configuration
+  nodeguard.hardening.sshd_confirm:
+"""
+
+RETURN = r"""
+state:
+  description:
+    - C(confirmed) (the change stays; in check mode, it would be confirmed), C(none) (nothing
+      awaited confirmation) or C(rolled-back) (too late, the node had put the previous files back; the task fails).
+  returned: always
+  type: str
+  sample: confirmed
+files:
+  description: The files the change awaiting confirmation covers.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/etc/ssh/sshd_config.d/00-nodeguard-hardening.conf"]
+msg:
+  description: What happened, in words.
+  returned: always
+  type: str
+  sample: confirmed; nodeguard-sshd-rollback.timer stopped
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd import rollback
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
+
+
+def predict(node: Node) -> dict:
+    """What C(rollback.confirm) would do, read without changing anything (check mode)."""
+    found = rollback.state(node)
+    if found.rolled_back is not None:
+        return {
+            "changed": False,
+            "state": "rolled-back",
+            "failed": True,
+            "msg": f"too late: {found.describe()}",
+            "files": found.files,
+        }
+    if not found.armed:
+        return {"changed": False, "state": "none", "msg": "no sshd change awaits confirmation", "files": []}
+    return {
+        "changed": True,
+        "state": "confirmed",
+        "msg": f"would confirm the sshd change and stop {rollback.TIMER}",
+        "files": found.files,
+    }
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
+    node = Node(module)
+    try:
+        result = predict(node) if module.check_mode else rollback.confirm(node)
+    except (CommandError, OSError) as exc:
+        module.fail_json(msg=f"cannot confirm the sshd change: {exc}", changed=False)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
