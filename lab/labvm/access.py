@@ -25,7 +25,7 @@ def ssh_config(nodes: list[Node], key: Path) -> str:
             f"Host {node.name}",
             "  HostName 127.0.0.1",
             f"  Port {node.port}",
-            "  User root",
+            f"  User {node.user}",
             f"  IdentityFile {key}",
             "  IdentitiesOnly yes",
             "  StrictHostKeyChecking no",
@@ -41,7 +41,8 @@ def inventory(nodes: list[Node], key: Path) -> dict:
         node.name: {
             "ansible_host": "127.0.0.1",
             "ansible_port": node.port,
-            "ansible_user": "root",
+            "ansible_user": node.user,
+            **({"ansible_become": True} if node.user != "root" else {}),
             "ansible_ssh_private_key_file": str(key),
             "lab_private_address": node.address,
             "lab_image": node.image,
@@ -67,10 +68,11 @@ def instances(nodes: list[Node], key: Path) -> list[dict]:
             "instance": n.name,
             "address": "127.0.0.1",
             "port": n.port,
-            "user": "root",
+            "user": n.user,
             "identity_file": str(key),
             "private_address": n.address,
             "image": n.image,
+            "guest_port": n.guest_port,
         }
         for n in nodes
     ]
@@ -78,7 +80,15 @@ def instances(nodes: list[Node], key: Path) -> list[dict]:
 
 def read_instances(state: Path) -> list[Node]:
     return [
-        Node(inst["instance"], 0, inst["port"], inst["private_address"], inst.get("image", "?"))
+        Node(
+            inst["instance"],
+            0,
+            inst["port"],
+            inst["private_address"],
+            inst.get("image", "?"),
+            inst.get("user", "root"),
+            inst.get("guest_port", 22),
+        )
         for inst in json.loads((state / "instances.json").read_text(encoding="utf-8"))
     ]
 

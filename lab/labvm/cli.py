@@ -3,9 +3,10 @@
 Commands (each one step):
   build [--image R ... | --all]
                              build node images (cached; rebuilt when a recipe changes)
-  up [--name L] [--nodes N | --image R ...]
+  up [--name L] [--nodes N | --image R ...] [--operator]
                              boot N nodes of the default image (or one node per --image),
                              wait for SSH, write an inventory, print its path
+                             (--operator: log in as sudo user labop on port 2222)
   status [--name L]          show labs, their nodes and whether they answer
   down [--name L | --prefix P | --all]
                              stop nodes and their switch, remove the lab's state
@@ -51,6 +52,11 @@ def parser() -> argparse.ArgumentParser:
     p_up.add_argument("--nodes", type=int, help=f"that many nodes of the {recipes.DEFAULT_IMAGE} image")
     p_up.add_argument("--image", action="append", help=f"one node of this image, in order (repeatable): {known}")
     p_up.add_argument("--memory", type=int, default=int(os.environ.get("NODELAB_MEMORY", "1024")))
+    p_up.add_argument(
+        "--operator",
+        action="store_true",
+        help="reach the nodes as the sudo user labop on guest port 2222 instead of root on port 22",
+    )
     p_status = sub.add_parser("status", help="show labs")
     p_status.add_argument("--name")
     p_down = sub.add_parser("down", help="stop a lab")
@@ -85,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in recipes.names() if args.all else names:
             print(build(name), flush=True)
     elif args.command == "up":
-        print(lab.up(args.name, node_images(args, cli.error), args.memory))
+        print(lab.up(args.name, node_images(args, cli.error), args.memory, args.operator))
     elif args.command == "status":
         return lab.status(args.name)
     elif args.command == "down":

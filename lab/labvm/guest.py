@@ -7,6 +7,7 @@ rebuilds the images.
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from . import oci
@@ -14,6 +15,11 @@ from .host import run, write
 
 # The node finds its NIC on the lab's private switch by this MAC prefix (see network.py).
 PRIVATE_MAC = "52:54:00:4e:01"
+# Every node has a sudo user besides root, and sshd listens on a second port: a lab started with
+# --operator has Ansible log in that way, as a site that forbids root logins over SSH would.
+OPERATOR = "labop"
+OPERATOR_PORT = 2222
+OPERATOR_UID = 1000
 OCI_ARCHIVE = "var/lib/nodelab/busybox-oci.tar"
 
 PRIVATE_NET_SCRIPT = f"""#!/bin/sh
@@ -79,6 +85,30 @@ MASKED_UNITS = (
 )
 
 
+def add_operator(rootfs: Path, authorized_key: str) -> None:
+    """The sudo user labop, with the lab's key and password-less sudo, as automation accounts have."""
+    run(
+        [
+            "chroot",
+            str(rootfs),
+            "useradd",
+            "--create-home",
+            "--shell",
+            "/bin/bash",
+            "--uid",
+            str(OPERATOR_UID),
+            OPERATOR,
+        ]
+    )
+    home = rootfs / "home" / OPERATOR
+    write(home / ".ssh/authorized_keys", authorized_key, 0o600)
+    (home / ".ssh").chmod(0o700)
+    for path in (home / ".ssh", home / ".ssh/authorized_keys"):
+        os.chown(path, OPERATOR_UID, OPERATOR_UID)
+    write(rootfs / "etc/sudoers.d/nodelab-operator", f"{OPERATOR} ALL=(ALL:ALL) NOPASSWD: ALL\n", 0o440)
+    run(["chroot", str(rootfs), "visudo", "-cqf", "/etc/sudoers.d/nodelab-operator"])
+
+
 def customise(rootfs: Path, recipe: dict, authorized_key: str) -> None:
     """Turn an mmdebstrap root filesystem into a lab node's root filesystem."""
     write(rootfs / "root/.ssh/authorized_keys", authorized_key, 0o600)
@@ -90,7 +120,11 @@ def customise(rootfs: Path, recipe: dict, authorized_key: str) -> None:
     write(rootfs / "etc/systemd/network/10-user.network", USER_NETWORK)
     write(rootfs / "usr/local/sbin/nodelab-private-net", PRIVATE_NET_SCRIPT, 0o755)
     write(rootfs / "etc/systemd/system/nodelab-private-net.service", PRIVATE_NET_UNIT)
-    write(rootfs / "etc/ssh/sshd_config.d/10-nodelab.conf", "UseDNS no\nGSSAPIAuthentication no\n")
+    write(
+        rootfs / "etc/ssh/sshd_config.d/10-nodelab.conf",
+        f"UseDNS no\nGSSAPIAuthentication no\nPort 22\nPort {OPERATOR_PORT}\n",
+    )
+    add_operator(rootfs, authorized_key)
     for unit in MASKED_UNITS:
         link = rootfs / "etc/systemd/system" / unit
         with contextlib.suppress(FileNotFoundError):

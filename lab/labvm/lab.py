@@ -14,14 +14,14 @@ from .host import lab_dir, labs_root, log, run
 SSH_WAIT_SECONDS = int(os.environ.get("NODELAB_SSH_WAIT", "300"))
 
 
-def up(lab: str, images: list[str], memory: int) -> Path:
+def up(lab: str, images: list[str], memory: int, operator: bool = False) -> Path:
     """Boot one node per image name, wait for SSH; return the inventory path."""
     built = {name: image.build(name) for name in dict.fromkeys(images)}
     state = lab_dir(lab)
     if state.exists():
         down(lab)
     state.mkdir(parents=True)
-    nodes = network.plan(images)
+    nodes = network.plan(images, operator)
     access.write_access_files(lab, nodes, access.ssh_key())
     try:
         network.start_switch(state)

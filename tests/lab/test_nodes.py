@@ -172,3 +172,20 @@ def test_a_labs_processes_are_found_by_the_marker_and_stopped(tmp_path):
             proc.kill()
             proc.wait()
     assert not os.path.exists(host.lab_dir("unit-proc-test"))
+
+
+def test_an_operator_lab_logs_in_as_the_sudo_user_on_port_2222(monkeypatch, tmp_path):
+    monkeypatch.setattr(access, "lab_dir", lambda name: tmp_path / name)
+    planned = network.plan(["debian12-containerd"], operator=True)
+    assert [(n.user, n.guest_port) for n in planned] == [("labop", 2222)]
+    assert f"hostfwd=tcp:127.0.0.1:{planned[0].port}-:2222" in " ".join(network.nic_args(planned[0], tmp_path))
+    (tmp_path / "op").mkdir()
+    access.write_access_files("op", planned, KEY)
+    host = json.loads((tmp_path / "op/inventory.yml").read_text(encoding="utf-8"))["all"]["children"]["lab"]["hosts"]
+    assert (host["node1"]["ansible_user"], host["node1"]["ansible_become"]) == ("labop", True)
+    assert [(n.user, n.guest_port) for n in access.read_instances(tmp_path / "op")] == [("labop", 2222)]
+    assert "  User labop\n" in (tmp_path / "op/ssh_config").read_text(encoding="utf-8")
+    # A root lab is what it was: root on port 22, no become.
+    root = network.plan(["debian12"])[0]
+    assert (root.user, root.guest_port) == ("root", 22)
+    assert f"hostfwd=tcp:127.0.0.1:{root.port}-:22" in network.nic_args(root, tmp_path)[1]

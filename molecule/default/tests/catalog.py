@@ -1,4 +1,4 @@
-"""The system role's catalog as the scenario's converge saw it: templates rendered with the role's
+"""A role's catalog as a scenario's converge saw it: templates rendered with the role's
 defaults and the scenario's group variables, controls switched on or off the same way.
 
 The tests read what each control wants from here, so a control changed in the catalog changes
@@ -13,7 +13,6 @@ import yaml
 from jinja2.nativetypes import NativeEnvironment
 
 ROOT = Path(__file__).resolve().parents[3]
-ROLE = ROOT / "roles" / "system"
 SCENARIO = Path(__file__).resolve().parents[1] / "molecule.yml"
 
 
@@ -21,9 +20,10 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _variables() -> dict:
-    scenario = _load(SCENARIO)["provisioner"]["inventory"]["group_vars"]["all"]
-    return {**_load(ROLE / "vars" / "main.yml"), **_load(ROLE / "defaults" / "main.yml"), **scenario}
+def _variables(role: str, scenario: Path) -> dict:
+    folder = ROOT / "roles" / role
+    group_vars = _load(scenario)["provisioner"]["inventory"]["group_vars"]["all"]
+    return {**_load(folder / "vars" / "main.yml"), **_load(folder / "defaults" / "main.yml"), **group_vars}
 
 
 def _render(value, env: NativeEnvironment, variables: dict):
@@ -41,18 +41,23 @@ def _render(value, env: NativeEnvironment, variables: dict):
     return value
 
 
-def controls() -> list[dict]:
-    """Every control of the catalog that the scenario switched on, rendered."""
+def controls(role: str = "system", scenario: Path = SCENARIO) -> list[dict]:
+    """Every control of the role's catalog that the scenario switched on, rendered."""
     env = NativeEnvironment()
+    # The few Ansible filters the catalogs use.
     env.filters["bool"] = lambda value: value if isinstance(value, bool) else str(value).lower() in ("1", "yes", "true")
-    variables = _variables()
-    catalog = _render(variables["system__catalog"], env, variables)
+    env.filters["dict2items"] = lambda value: [{"key": k, "value": v} for k, v in value.items()]
+    env.filters["items2dict"] = lambda value: {item["key"]: item["value"] for item in value}
+    env.filters["combine"] = lambda *dicts: {key: value for each in dicts for key, value in each.items()}
+    variables = _variables(role, scenario)
+    catalog = _render(variables[f"{role}__catalog"], env, variables)
     enabled = set(_render(variables.get("nodeguard_enabled_controls", []), env, variables))
     disabled = set(_render(variables.get("nodeguard_disabled_controls", {}), env, variables))
     return [
         control
         for control in catalog
-        if (control.get("default", True) or control["id"] in enabled) and control["id"] not in disabled
+        if (_render(control.get("default", True), env, variables) is not False or control["id"] in enabled)
+        and control["id"] not in disabled
     ]
 
 
