@@ -44,8 +44,9 @@ directories) alone, where the benchmark's audit lists every account with a valid
 Lockout safety: no fix ever touches an account that is protected: those the spec's C(protect) or
 the module's C(protect) option name (the role passes the account Ansible connects with), the
 account the module runs as, and C(SUDO_USER) (who called sudo to run it). Their differences are
-reported, with the reason in the details, and never changed. root_umask and root_path are exempt:
-they narrow root's umask and PATH directories, which cannot take anyone's access away.
+reported, with the reason in the details, and never changed. Exempt are the changes that only
+narrow: root_umask and root_path (root's umask and PATH directories), and modes taken off homes
+and dot files (sshd itself wants no more), none of which can take anyone's access away.
 
 What needs a person's decision (a second UID 0 account, an empty password, a duplicate UID, a
 missing home) is an error naming the account and its line, never "fixed" by deleting anything.
@@ -997,7 +998,9 @@ class Accounts(Family):
                         f"{mode & ~HOME_MASK:04o} or stricter",
                         f"{mode:04o}",
                     ),
-                    account=user.name,
+                    # Taking group and other bits off a home locks nobody out (sshd wants no more):
+                    # done for a protected account too, unless the same change would also chown.
+                    account=user.name if bad_owner else None,
                     action=action,
                     why=guard or "",
                 )
@@ -1109,7 +1112,8 @@ class Accounts(Family):
             expected = f"{0o777 & ~mask:04o} or stricter"
             report.add(
                 c.difference(user.name, f"{user.where}: mode of {path}", expected, f"{mode:04o}"),
-                account=user.name,
+                # Stricter modes alone lock nobody out: done for a protected account too.
+                account=user.name if bad_owner or bad_group else None,
                 action=action,
                 why=why,
             )

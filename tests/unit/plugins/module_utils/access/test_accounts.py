@@ -566,14 +566,14 @@ def test_protected_accounts_are_reported_and_never_changed(tree, monkeypatch, ho
     if env:
         monkeypatch.setenv("SUDO_USER", env)
     replace(tree, "/etc/group", "shadow:x:42:", "shadow:x:42:ops,alice")
-    os.chmod(tree.file("/home/ops"), 0o755)
+    os.chown(tree.file("/home/ops"), 0, 0)
     os.chmod(tree.file("/home/alice"), 0o755)
     controls = [check("shadow_group_empty", **(params or {})), check("home_directories", **(params or {}))]
     module, result = run(tree, controls, module_params={"protect": "ops"} if how == "module" else None)
     # alice is fixed; ops stays as it was and the controls say why
     assert module.calls == [["/usr/sbin/gpasswd", "-d", "alice", "shadow"]]
     assert "shadow:x:42:ops\n" in tree.read("/etc/group")
-    assert attrs(tree, "/home/ops")[0] == 0o755 and attrs(tree, "/home/alice")[0] == 0o750
+    assert attrs(tree, "/home/ops")[1] == 0 and attrs(tree, "/home/alice")[0] == 0o750
     assert statuses(result) == [
         ("cis.accounts.shadow_group_empty", "error"),
         ("cis.accounts.home_directories", "error"),
@@ -589,7 +589,7 @@ PROTECTED_CASES = [
         ["daemon"],
         lambda tree: replace(tree, "/etc/passwd", "daemon:/usr/sbin:/usr/sbin/nologin", "daemon:/usr/sbin:/bin/bash"),
     ),
-    ("dot_files", ["alice"], lambda tree: os.chmod(tree.file("/home/alice/.bashrc"), 0o666)),
+    ("dot_files", ["alice"], lambda tree: os.chown(tree.file("/home/alice/.bashrc"), 0, 0)),
     (
         "dot_files",
         ["alice"],
@@ -647,10 +647,20 @@ def test_pwconv_is_not_run_when_a_protected_account_would_be_rewritten(tree):
 
 def test_the_account_the_module_runs_as_is_protected(tree, monkeypatch):
     monkeypatch.setattr(os, "getuid", lambda: 1001)
-    os.chmod(tree.file("/home/alice"), 0o755)
+    os.chown(tree.file("/home/alice"), 0, 0)
     module, result = run(tree, [check("home_directories")])
     assert result["controls"][0]["details"]["protected, reported and never changed"] == ["alice"]
-    assert attrs(tree, "/home/alice")[0] == 0o755 and module.calls == []
+    assert attrs(tree, "/home/alice")[1] == 0 and module.calls == []
+
+
+@pytest.mark.parametrize("path", ["/home/alice", "/home/alice/.bashrc"])
+def test_a_protected_accounts_modes_are_still_narrowed(tree, path):
+    """Taking group and other bits off a home or a dot file locks nobody out."""
+    os.chmod(tree.file(path), 0o777 if path.endswith("rc") else 0o755)
+    name = "dot_files" if path.endswith("rc") else "home_directories"
+    _module, result = run(tree, [check(name, protect=["alice"])])
+    assert statuses(result) == [(f"cis.accounts.{name}", "fixed")]
+    assert attrs(tree, path)[0] & (0o022 if name == "dot_files" else 0o027) == 0
 
 
 # -- root's PATH and umask --------------------------------------------------------------------
