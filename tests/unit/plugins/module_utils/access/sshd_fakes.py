@@ -13,8 +13,7 @@ import shlex
 import typing as t
 from pathlib import Path
 
-from ansible_collections.nodeguard.hardening.plugins.module_utils._node import NodePaths
-from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
+from ..system.conftest import Tree as SystemTree
 
 DEBIAN_SSHD_CONFIG = """\
 # This is the sshd server system-wide configuration file.
@@ -122,38 +121,16 @@ class FakeModule:
         return found
 
 
-class Tree:
-    """A node in a temporary directory: a Debian sshd_config, the account files."""
+class Tree(SystemTree):
+    """The system families' fake node, with a Debian sshd_config and the account files."""
 
     def __init__(self, base: Path) -> None:
-        self.root = base / "root"
-        self.root.mkdir()
-        self.paths = NodePaths(
-            proc_root=str(base / "proc" / "sys"), module_root=str(base / "sys" / "module"), conf_root=str(self.root)
-        )
-        self.write("/etc/os-release", 'ID=debian\nVERSION_ID="12"\n')
+        super().__init__(base)
         self.write("/etc/ssh/sshd_config", DEBIAN_SSHD_CONFIG, 0o600)
         (self.root / "etc/ssh/sshd_config.d").mkdir()
         self.write("/etc/passwd", PASSWD)
         self.write("/etc/group", GROUP)
         self.write("/etc/shadow", SHADOW, 0o640)
-
-    def file(self, path: str) -> Path:
-        return self.root / path.lstrip("/")
-
-    def write(self, path: str, text: str, mode: int = 0o644) -> Path:
-        target = self.file(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-        target.chmod(mode)
-        return target
-
-    def read(self, path: str) -> str | None:
-        target = self.file(path)
-        return target.read_text() if target.exists() else None
-
-    def node(self, module: FakeModule) -> Node:
-        return Node(module, self.paths)
 
     def snapshot(self) -> dict[str, tuple[bytes, int]]:
         """Every file but the fake /proc, with its mode."""
