@@ -84,7 +84,7 @@ test: deps venv ## everything: lint, unit, sanity, the lab, every Molecule scena
 demo: deps venv build ## boot a lab node, audit it, harden it, audit again, summarise
 	rm -rf $(REPORTS)
 	trap '[ -n "$${KEEP:-}" ] || $(LAB) down --name demo' EXIT; \
-	inv=$$($(LAB) up --name demo --nodes $${NODES:-1}); \
+	inv=$$($(LAB) up --name demo --nodes $${NODES:-1} --operator); \
 	NODEGUARD_REPORT_DIR=$(CURDIR)/$(REPORTS)/before ansible-playbook -i $$inv playbooks/audit.yml; \
 	NODEGUARD_REPORT_DIR=$(CURDIR)/$(REPORTS)/harden ansible-playbook -i $$inv playbooks/harden.yml; \
 	NODEGUARD_REPORT_DIR=$(CURDIR)/$(REPORTS)/after ansible-playbook -i $$inv playbooks/audit.yml; \

@@ -11,9 +11,9 @@ module: access_baseline
 short_description: Check or apply every CIS access control of a node in one call, without locking Ansible out
 version_added: 0.2.0
 description:
-  - Takes the whole set of access controls (the SSH server, sudo, login.defs, local accounts and
-    their files, the shell's timeout and umask), each of one I(family), and checks or applies them
-    all in one module call.
+  - Takes the whole set of access controls (the SSH server, sudo, su, PAM, login.defs, local
+    accounts and their files, the shell's timeout and umask), each of one I(family), and checks or
+    applies them all in one module call.
   - Every control's spec is validated before anything changes; a bad one fails the task and
     changes nothing.
   - The SSH server's settings go into one drop-in that C(sshd -t) and C(sshd -T) judge, on a copy
@@ -26,6 +26,11 @@ description:
     log in any more, the node restores the previous configuration by itself.
   - Accounts named in O(protect), the account the module runs as and the one that called sudo
     are never changed; what differs on them is reported.
+  - PAM changes go through Debian's C(pam-auth-update) profiles. They are made only when every
+    module the new stacks load is installed and no hand-made line would be lost; afterwards
+    C(sudo -n true) as the account that called sudo must still work where it did before, or the
+    previous stacks are put back. su is restricted to an empty group only where Ansible does not
+    itself become root with su.
   - When a change fails, the changes already made in this run are undone in reverse order and
     the task fails naming the change that failed. After the changes every control is inspected
     again; C(fixed) means nothing was left to change.
@@ -100,6 +105,8 @@ options:
           - login_defs
           - accounts
           - sudoers
+          - pam
+          - su_wheel
       spec:
         description: What the control wants, in the shape its family takes (each family's module under
           C(plugins/module_utils/_access/) and C(plugins/module_utils/_system/) documents its shape).

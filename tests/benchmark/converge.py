@@ -73,7 +73,7 @@ def main() -> int:
         inventory = args.inventory
         if not inventory:
             inventory = subprocess.run(
-                [*LAB, "up", "--name", "bench", "--nodes", str(args.nodes)],
+                [*LAB, "up", "--name", "bench", "--nodes", str(args.nodes), "--operator"],
                 check=True,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,

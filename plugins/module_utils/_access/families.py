@@ -7,16 +7,19 @@ sshd comes first: its lockout guard refuses a configuration that would shut Ansi
 any other family has changed anything, and its node-side rollback is armed before the reload.
 Package installs (sudo) come next, so that the files after them configure what is there. The
 managed files (sudoers drop-in, profile.d) come before the modes and owners of files, then the
-shadow tools' defaults and the accounts. The sudoers rules only read. Purges come last, as in
-the system families: a purge cannot be undone.
+shadow tools' defaults and the accounts. The sudoers rules only read. PAM follows the packages
+that bring its modules (libpam-pwquality), and su's pam_wheel line comes after it. Purges come
+last, as in the system families: a purge cannot be undone.
 """
 
 from __future__ import annotations
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.accounts import Accounts
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.login_defs import LoginDefs
+from ansible_collections.nodeguard.hardening.plugins.module_utils._access.pam.family import Pam
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd.family import Sshd
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd.rollback import DEFAULT_TIMEOUT
+from ansible_collections.nodeguard.hardening.plugins.module_utils._access.su import SuWheel
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sudoers import Sudoers
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Family
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.file_attributes import FileAttributes
@@ -35,6 +38,8 @@ def build(connection: dict | None = None, rollback_timeout: int = DEFAULT_TIMEOU
         LoginDefs(),
         Accounts(),
         Sudoers(),
+        Pam(),
+        SuWheel(),
         PackagesPurge(),
     ]
 

@@ -106,6 +106,8 @@ def test_the_documented_family_choices_are_the_families_in_their_order():
         "login_defs",
         "accounts",
         "sudoers",
+        "pam",
+        "su_wheel",
     ]
     assert access_baseline.argument_spec()["controls"]["options"]["family"]["choices"] == families.NAMES
 
