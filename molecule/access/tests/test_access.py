@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "default" / "tests"))
 from catalog import controls, spec_for
+from node_state import files, packages
 
 CONTROLS = controls("access", Path(__file__).resolve().parents[1] / "molecule.yml")
 
@@ -90,3 +91,25 @@ def test_login_shells_get_the_timeout_and_umask(host):
     out = host.check_output("su - labop -s /bin/bash -c 'echo $TMOUT; umask; readonly -p | grep -c TMOUT'")
     timeout, umask, readonly = out.split()
     assert int(timeout) > 0 and umask == "0027" and readonly == "1", out
+
+
+@pytest.mark.parametrize("control", family("file_attributes"), ids=lambda c: c["id"])
+def test_files_have_the_modes_and_owners_of_their_control(host, control):
+    spec = control["spec"]
+    found = {path: entry for path, entry in files(host, spec["paths"]).items() if entry is not None}
+    assert found, f"nothing matches {spec['paths']}"
+    groups = {spec["group"], *spec.get("allowed_groups", [])}
+    for path, entry in found.items():
+        assert entry["mode"] & ~int(spec["mode"], 8) == 0, f"{path}: {entry['mode']:04o}"
+        assert entry["user"] == spec["owner"] and entry["group"] in groups, f"{path}: {entry['user']}:{entry['group']}"
+
+
+def test_every_package_of_the_catalog_is_installed(host):
+    wanted = [name for control in family("packages") for name in control["spec"].get("present", [])]
+    state = packages(host)
+    assert wanted and all(state.get(name) == "ii" for name in wanted), {name: state.get(name) for name in wanted}
+
+
+def test_no_sudo_rule_switches_authentication_off(host):
+    """What cis.sudo.reauthentication reads, asked of sudo itself: labop's rules carry no !authenticate."""
+    assert "!authenticate" not in host.check_output("sudo -n -l -U labop")
