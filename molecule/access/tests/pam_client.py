@@ -1,7 +1,7 @@
 """Runs on the node: real PAM conversations (libpam through ctypes) against the node's own stacks.
 
 python3 pam_client.py JSON-REQUEST prints one JSON line per step of the request:
-  {"steps": [{"op": "auth", "service": "sshd", "user": "u", "password": "p"},
+  {"steps": [{"op": "auth", "service": "sshd", "user": "u", "password": "p", "real_user": "v"},
              {"op": "chauthtok", "service": "passwd", "user": "u", "password": "p"},
              {"op": "quality", "password": "p", "user": "u"}, {"op": "settings"}]}
 auth runs pam_authenticate then pam_acct_mgmt, as sshd does for a password login; chauthtok
@@ -14,6 +14,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import json
+import os
+import pwd
 import sys
 
 PROMPT_ECHO_OFF, PROMPT_ECHO_ON = 1, 2
@@ -75,6 +77,19 @@ def converse(password: str, messages: list[str]):
 
 
 def session(step: dict) -> dict:
+    """One PAM transaction; with C(real_user), run as a setuid program such as su runs: the real
+    uid is that user's (what pam_wheel's use_uid looks at), the effective uid stays root."""
+    real = step.get("real_user")
+    if real:
+        os.setresuid(pwd.getpwnam(real).pw_uid, 0, 0)
+    try:
+        return transaction(step)
+    finally:
+        if real:
+            os.setresuid(0, 0, 0)
+
+
+def transaction(step: dict) -> dict:
     messages: list[str] = []
     callback = converse(step["password"], messages)
     conversation = Conversation(callback, None)

@@ -67,7 +67,7 @@ def demo(host, deny) -> dict:
         auth("sshd", "root", ROOT),
         *([auth("sshd", "labop", "not-the-password")] * deny),
     )
-    su = steps(auth("su", "root", ROOT))
+    su = steps(dict(auth("su", "root", ROOT), real_user="labop"))
     group = spec("cis.su.restricted")["group"]
     script = f"""
 set -u
@@ -80,9 +80,9 @@ printf '%s\\n' 'root:{ROOT}' | chpasswd; echo "rootpw $?"
 python3 /var/tmp/pam_client.py '{main}'
 echo "faillock-user $(faillock --user {USER} | grep -c ' V$')"
 echo "faillock-labop $(faillock --user labop | grep -c ' V$')"
-runuser -u labop -- python3 /var/tmp/pam_client.py '{su}'
+python3 /var/tmp/pam_client.py '{su}'
 gpasswd --add labop {group} >/dev/null
-runuser -u labop -- python3 /var/tmp/pam_client.py '{su}'
+python3 /var/tmp/pam_client.py '{su}'
 gpasswd --delete labop {group} >/dev/null
 usermod -p "$rootfield" root; echo "rootrestored $?"
 """
