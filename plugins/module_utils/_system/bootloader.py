@@ -30,7 +30,12 @@ import typing as t
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import read_text
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.dpkg import is_installed, package_states
-from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action, Family, Finding
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import (
+    Action,
+    Family,
+    Finding,
+    one_kind,
+)
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.writes import (
     attribute_action,
@@ -82,12 +87,12 @@ class Bootloader(Family):
 
     def validate(self, node: Node, control: dict, spec: t.Any) -> dict[str, t.Any]:
         cid = control["id"]
-        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
-            raise c.ControlInputError(
-                f"control {cid!r}: spec must be one of {{cmdline: {{key: value}}}}, {{config_mode: '0600'}}, "
-                "{password: report}"
-            )
-        kind, value = next(iter(spec.items()))
+        kind, value = one_kind(
+            control,
+            spec,
+            KINDS,
+            "spec must be one of {cmdline: {key: value}}, {config_mode: '0600'}, {password: report}",
+        )
         if kind == "cmdline":
             return {"cmdline": self._cmdline(node, cid, value)}
         if kind == "config_mode":

@@ -69,6 +69,14 @@ class Family:
         raise NotImplementedError
 
 
+def one_kind(control: dict, spec: t.Any, kinds: t.Iterable[str], usage: str) -> tuple[str, t.Any]:
+    """(kind, value) of a spec that is a mapping with exactly one of C(kinds) as its key; otherwise
+    c.ControlInputError C(control 'ID': USAGE)."""
+    if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in kinds:
+        raise c.ControlInputError(f"control {control['id']!r}: {usage}")
+    return next(iter(spec.items()))
+
+
 def spec_for(node: Node, control: dict) -> t.Any:
     """The control's spec for this platform: C(by_platform) keyed C(debian-13) or C(debian) wins."""
     variants = control.get("by_platform") or {}

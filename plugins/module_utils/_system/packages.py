@@ -44,7 +44,12 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._system.dpkg i
     simulate,
     without_candidate,
 )
-from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action, Family, Finding
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import (
+    Action,
+    Family,
+    Finding,
+    one_kind,
+)
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters, alphanumeric first.
@@ -111,11 +116,7 @@ class Packages(Family):
 
     def validate(self, node: Node, control: dict, spec: t.Any) -> dict[str, list[str]]:
         cid = control["id"]
-        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in KINDS:
-            raise c.ControlInputError(
-                f"control {cid!r}: spec must be {{present: [packages]}} or {{absent: [packages]}}"
-            )
-        kind, names = next(iter(spec.items()))
+        kind, names = one_kind(control, spec, KINDS, "spec must be {present: [packages]} or {absent: [packages]}")
         if not isinstance(names, list) or not names:
             raise c.ControlInputError(f"control {cid!r}: spec.{kind} must list package names")
         for name in names:

@@ -45,7 +45,12 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._access.pam im
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.pam import stack as sk
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd.origin import on_node
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff, state_diff
-from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action, Family, Finding
+from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import (
+    Action,
+    Family,
+    Finding,
+    one_kind,
+)
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.writes import (
     content_differences,
@@ -189,12 +194,13 @@ class Pam(Family):
     def validate(self, node: Node, control: dict, spec: t.Any) -> Spec:
         cid = control["id"]
         kinds = ("feature", "unix", "pwhistory", "faillock", "pwquality")
-        if not isinstance(spec, dict) or len(spec) != 1 or next(iter(spec)) not in kinds:
-            raise c.ControlInputError(
-                f"control {cid!r}: spec must have exactly one of {', '.join(kinds)}, such as {{feature: faillock}} "
-                "or {faillock: {deny: 5}}"
-            )
-        kind, body = next(iter(spec.items()))
+        kind, body = one_kind(
+            control,
+            spec,
+            kinds,
+            f"spec must have exactly one of {', '.join(kinds)}, such as {{feature: faillock}} "
+            "or {faillock: {deny: 5}}",
+        )
         if kind == "feature":
             if body not in pr.FEATURES:
                 raise c.ControlInputError(
