@@ -52,7 +52,10 @@ HARDENING_PACKAGES = [
 SERVER_PACKAGES = ["exim4-daemon-light"]
 # busybox-static is the container image's only content (see oci.py).
 CONTAINER_PACKAGES = ["containerd", "runc", "busybox-static"]
-FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES}
+# The stand-in kubelet of the kubelet scenario reads its configuration with PyYAML, as the real
+# kubelet reads it with a full YAML parser (the collection's own module does not use it).
+KUBELET_PACKAGES = ["python3-yaml"]
+FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES, "kubelet": KUBELET_PACKAGES}
 
 
 def recipe(name: str) -> dict:

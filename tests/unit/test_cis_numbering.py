@@ -66,3 +66,15 @@ def test_password_for_escalation_is_off_for_ansible():
     [control] = [c for c in ACCESS if any(i["section"] == "5.2.4" for i in c["benchmarks"])]
     assert control["default"] is False
     assert "nodes managed by Ansible escalate with NOPASSWD" in control["default_reason"]
+
+
+KUBELET = controls_table.role_catalogs()["kubelet"]
+
+
+def test_every_kube_bench_node_check_is_one_kubelet_control():
+    """Each CIS Kubernetes 1.12 node check (4.1.1 to 4.3.1) is implemented by exactly one control."""
+    from ansible_collections.nodeguard.hardening.plugins.module_utils._kubelet import kubebench  # noqa: PLC0415
+
+    sections = sorted(item["section"] for control in KUBELET for item in control.get("benchmarks") or [])
+    assert sections == sorted(kubebench.CHECKS)
+    assert len(sections) == 25

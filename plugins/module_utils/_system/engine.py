@@ -43,7 +43,9 @@ class Finding:
 
     C(skipped) is the reason a control does not apply to this node (no separate /tmp, no GRUB).
     C(unfixable) says why a difference cannot be changed by this run (reported as error when not
-    in check mode, and as drift in check mode).
+    in check mode, and as drift in check mode). C(kept) says why differences are left in place on
+    purpose (a setting the user chose not to have changed): what is still there after the changes
+    is reported as drift with that reason, in every mode.
     """
 
     expected: t.Any = None
@@ -52,6 +54,7 @@ class Finding:
     actions: list[Action] = field(default_factory=list)
     skipped: str | None = None
     unfixable: str | None = None
+    kept: str | None = None
     details: dict = field(default_factory=dict)
 
 
@@ -111,7 +114,14 @@ def run(module: t.Any, node: Node, families: list[Family]) -> dict[str, t.Any]:
         items = grouped[family.name]
         if not items:
             continue
-        found = family.inspect(node, items)
+        try:
+            found = family.inspect(node, items)
+        except (c.ControlInputError, CommandError) as exc:
+            # A later family cannot read the node: the run stays all or nothing.
+            if not done:
+                raise
+            rollback(done)
+            raise ApplyError(f"{exc}; undid {len(done)} earlier change(s) of this run") from exc
         findings.update(found)
         if node.check_mode:
             continue
@@ -187,6 +197,18 @@ def result(control: dict, before: Finding, after: Finding | None, check_mode: bo
             differences=before.differences,
             **common,
         )
+    kept = (after or before).kept
+    if kept and (after is None or after.differences):
+        left = after.differences if after else before.differences
+        return c.make_result(
+            control,
+            c.DRIFT,
+            reason=f"{kept}: {c.describe(left)}",
+            actual=(after or before).actual,
+            differences=left,
+            expected=before.expected,
+            details=(after or before).details,
+        )
     if after is None or after.differences:
         left = after.differences if after else before.differences
         return c.make_result(
@@ -197,5 +219,12 @@ def result(control: dict, before: Finding, after: Finding | None, check_mode: bo
             differences=left,
             **common,
         )
-    # What was fixed: the differences found before the change.
-    return c.make_result(control, c.FIXED, actual=after.actual, differences=before.differences, **common)
+    # What was fixed: the differences found before the change; the details as the node is now.
+    return c.make_result(
+        control,
+        c.FIXED,
+        actual=after.actual,
+        differences=before.differences,
+        expected=before.expected,
+        details=after.details or before.details,
+    )
