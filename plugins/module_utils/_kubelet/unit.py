@@ -256,7 +256,11 @@ def remove_words(text: str, source: Source, words: tuple[str, ...]) -> str:
             continue
         ending = line[len(line.rstrip("\r\n")) :]
         body = line[: len(line) - len(ending)]
-        match = re.search(pattern, body)
+        start = 0
+        if index == first and source.variable:  # search the named assignment, not an earlier one on the line
+            named = re.search(r"(?<![A-Za-z0-9_])" + re.escape(source.variable) + "=", body)
+            start = named.end() if named else 0
+        match = re.compile(pattern).search(body, start)
         if not match:
             continue
         before, after = body[: match.start()], body[match.end() :]
