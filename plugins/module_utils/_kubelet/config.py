@@ -143,6 +143,10 @@ class KubeletConfig(Family):
                 "give the kubelet one (kubelet_config_path names it)"
             )
             return
+        # This control's changes join the run's only if none of them is unfixable: writing a
+        # certificate path that does not exist, or protectKernelDefaults before the kernel
+        # settings it needs, would leave the kubelet unable to start.
+        own = _Plan()
         for key, want in spec.settings:
             setting = SETTINGS[key]
             present, have = get(data, setting.path)
@@ -150,17 +154,22 @@ class KubeletConfig(Family):
             target = have if spec.when_absent and present else want
             if not (spec.when_absent and present) and not (present and same(have, want)):
                 finding.differences.append(c.difference(key, path, want, have if present else None))
-                if setting.path in plan.changes and not same(plan.changes[setting.path], want):
-                    raise c.ControlInputError(
-                        f"{key} is wanted as {plan.changes[setting.path]!r} and as {want!r} by two controls; "
-                        "give it one value"
-                    )
-                plan.changes[setting.path] = want
+                own.changes[setting.path] = want
                 if setting.kind == "path" and not node.exists(want):
                     finding.unfixable = f"{want} does not exist on the node; the kubelet would not start without it"
-            self._overriding_flag(kubelet, setting, target, finding, plan)
+            self._overriding_flag(kubelet, setting, target, finding, own)
             if key == "protectKernelDefaults" and target is True:
                 self._kernel_defaults(node, finding)
+        if finding.unfixable:
+            return
+        for key_path, want in own.changes.items():
+            if key_path in plan.changes and not same(plan.changes[key_path], want):
+                raise c.ControlInputError(
+                    f"{'.'.join(key_path)} is wanted as {plan.changes[key_path]!r} and as {want!r} by two "
+                    "controls; give it one value"
+                )
+            plan.changes[key_path] = want
+        plan.removals += [flag for flag in own.removals if flag not in plan.removals]
 
     @staticmethod
     def _kernel_defaults(node: Node, finding: Finding) -> None:

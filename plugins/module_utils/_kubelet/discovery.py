@@ -138,7 +138,12 @@ def _read(node: Node, service: str, config_override: str | None) -> Kubelet:
     ca_flag = kubelet.flag("client-ca-file")
     configured_ca = _get(kubelet.config_data, ("authentication", "x509", "clientCAFile"))
     kubelet.client_ca = ca_flag.value if ca_flag else configured_ca if isinstance(configured_ca, str) else None
-    kubelet.bench = kubebench.variables(node.exists, lambda name: bool(processes(node, name)))
+    # kube-bench stats its candidates (links followed). A program counts as running when a
+    # process has its name, as `ps -C` selects; kube-bench also wants the command line to start
+    # with the program, which an interpreted program (the lab's stand-in) does not do.
+    kubelet.bench = kubebench.variables(
+        lambda path: os.path.exists(node.path(path)), lambda name: bool(processes(node, name))
+    )
     return kubelet
 
 

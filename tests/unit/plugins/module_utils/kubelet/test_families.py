@@ -401,6 +401,27 @@ def test_kernel_settings_protect_kernel_defaults_needs_are_checked_first(kubelet
     assert "protectKernelDefaults" not in kubelet.tree.read(CONFIG)
 
 
+def test_an_unfixable_control_keeps_its_changes_out_of_the_shared_write(kubelet: Kubelet) -> None:
+    (kubelet.tree.base / "proc" / "sys" / "vm" / "overcommit_memory").write_text("0\n")
+    wanted = ("k8s.kubelet.protect_kernel_defaults", "cis.kubelet.read_only_port")
+    controls = [c for c in catalog() if c["id"] in wanted]
+    controls.append(
+        control(
+            "cis.kubelet.tls_certificate",
+            "kubelet_config",
+            {"settings": {"tlsCertFile": "/var/lib/kubelet/pki/absent.crt"}},
+        )
+    )
+    result = by_id(kubelet.run(controls))
+    assert result["cis.kubelet.read_only_port"]["status"] == "fixed"
+    assert result["k8s.kubelet.protect_kernel_defaults"]["status"] == "error"
+    assert result["cis.kubelet.tls_certificate"]["status"] == "error"
+    assert "/var/lib/kubelet/pki/absent.crt does not exist" in result["cis.kubelet.tls_certificate"]["reason"]
+    text = kubelet.tree.read(CONFIG)
+    assert "readOnlyPort: 0\n" in text
+    assert "protectKernelDefaults" not in text and "tlsCertFile" not in text
+
+
 def test_a_stale_file_kube_bench_would_judge_is_reported(kubelet: Kubelet) -> None:
     kubelet.tree.write("/etc/kubernetes/kubelet-config.yaml", CONFIG_TEXT)
     controls = [c for c in catalog() if c["id"] == "k8s.kubelet.kube_bench_paths"]
