@@ -3,7 +3,8 @@
 Every image has the packages the collection's roles would otherwise install (auditd, AppArmor, a
 time daemon, logrotate, AIDE) and an MTA, so no test needs the node to reach a package archive: the guests' apt
 sources are emptied and lab traffic stays in the lab. The `-containerd` images add containerd,
-runc and a busybox container image built here (see oci.py), imported at boot.
+runc and a busybox container image built here (see oci.py), imported at boot. The `-kubelet`
+images add PyYAML for the stand-in kubelet of the kubelet scenario (lab/kubelet/).
 """
 
 from __future__ import annotations

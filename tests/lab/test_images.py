@@ -92,7 +92,14 @@ def test_write_puts_the_archive_where_the_import_unit_reads_it(tmp_path):
 
 
 def test_recipes_cover_both_releases_and_the_containerd_fixture():
-    assert recipes.names() == ["debian12", "debian12-containerd", "debian13", "debian13-containerd"]
+    assert recipes.names() == [
+        "debian12",
+        "debian12-containerd",
+        "debian12-kubelet",
+        "debian13",
+        "debian13-containerd",
+        "debian13-kubelet",
+    ]
     assert recipes.DEFAULT_IMAGE == "debian12"
     assert recipes.recipe("debian12")["suite"] == "bookworm"
     assert recipes.recipe("debian13-containerd")["suite"] == "trixie"
@@ -113,6 +120,8 @@ def test_every_recipe_has_what_the_roles_and_the_fixture_need(name):
     assert set(recipes.HARDENING_PACKAGES) <= packages
     assert recipe["containerd"] == name.endswith("-containerd")
     assert (set(recipes.CONTAINER_PACKAGES) <= packages) == recipe["containerd"]
+    # The stand-in kubelet reads its configuration with PyYAML; only the kubelet images carry it.
+    assert (set(recipes.KUBELET_PACKAGES) <= packages) == name.endswith("-kubelet")
 
 
 def test_every_recipe_has_its_own_hash():
