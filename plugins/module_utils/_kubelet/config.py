@@ -17,12 +17,11 @@ which must then answer on its healthz endpoint (restart.py).
 
 from __future__ import annotations
 
-import os
 import typing as t
 from dataclasses import dataclass
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
-from ansible_collections.nodeguard.hardening.plugins.module_utils._files import file_diff, read_text
+from ansible_collections.nodeguard.hardening.plugins.module_utils._files import file_diff
 from ansible_collections.nodeguard.hardening.plugins.module_utils._kubelet import bench, restart, unit, yamldoc
 from ansible_collections.nodeguard.hardening.plugins.module_utils._kubelet.discovery import (
     Kubelet,
@@ -37,6 +36,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._kubelet.setti
     same,
     type_error,
 )
+from ansible_collections.nodeguard.hardening.plugins.module_utils._sysctl import read_live
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action, Family, Finding
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
 
@@ -175,8 +175,7 @@ class KubeletConfig(Family):
     def _kernel_defaults(node: Node, finding: Finding) -> None:
         """protectKernelDefaults makes the kubelet exit where a kernel setting it needs differs."""
         for name, want in KERNEL_DEFAULTS.items():
-            have = read_text(os.path.join(node.paths.proc_root, *name.split(".")))
-            have = have.strip() if have is not None else None
+            have = read_live(node.paths, name)
             if have != want:
                 finding.differences.append(c.difference(name, "live", want, have))
                 finding.unfixable = (

@@ -136,7 +136,7 @@ def _read(node: Node, service: str, config_override: str | None) -> Kubelet:
         if kubelet.config_text is not None:
             kubelet.config_data = load_config(kubelet.config_path, kubelet.config_text)
     ca_flag = kubelet.flag("client-ca-file")
-    configured_ca = _get(kubelet.config_data, ("authentication", "x509", "clientCAFile"))
+    _present, configured_ca = get(kubelet.config_data, ("authentication", "x509", "clientCAFile"))
     kubelet.client_ca = ca_flag.value if ca_flag else configured_ca if isinstance(configured_ca, str) else None
     # kube-bench stats its candidates (links followed). A program counts as running when a
     # process has its name, as `ps -C` selects; kube-bench also wants the command line to start
@@ -176,16 +176,13 @@ def load_config(path: str, text: str) -> dict:
     return data
 
 
-def _get(data: t.Any, path: tuple[str, ...]) -> t.Any:
-    for key in path:
-        if not isinstance(data, dict):
-            return None
-        data = data.get(key)
-    return data
-
-
 def processes(node: Node, comm: str) -> list[Process]:
-    """Running processes whose command name is C(comm), as C(ps -C) selects them."""
+    """Running processes whose command name is C(comm), as C(ps -C) selects them; read once per
+    inspection (every kube-bench check looks for its program)."""
+    return node.cached(f"processes:{comm}", lambda: _scan_processes(node, comm))
+
+
+def _scan_processes(node: Node, comm: str) -> list[Process]:
     root = node.path("/proc")
     found = []
     try:
