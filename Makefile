@@ -52,7 +52,7 @@ docs: venv ## write the README's tables of controls from the catalogs
 unit: venv ## unit tests of module_utils, modules and filters
 	pytest tests/unit -q
 
-labtest: deps venv build ## the lab on real VMs: caller's terminal and pipes untouched; containers run on Debian 12 and 13
+labtest: deps venv build ## the lab on real VMs: caller's terminal and pipes untouched; images and recipes
 	$(LAB) build --image debian12-containerd --image debian13-containerd
 	pytest tests/lab -q
 

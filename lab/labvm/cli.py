@@ -14,7 +14,7 @@ Commands (each one step):
 
 Images (recipes):
   {recipes}
-The -containerd images add containerd, runc and a busybox container image,
+The -containerd and -kubelet images add containerd, runc and a busybox container image,
 {ref}, imported into containerd's k8s.io namespace at boot.
 
 Every node gets an SSH port forwarded on 127.0.0.1 and a second NIC on a private

@@ -4,7 +4,8 @@ Every image has the packages the collection's roles would otherwise install (aud
 time daemon, logrotate, AIDE) and an MTA, so no test needs the node to reach a package archive: the guests' apt
 sources are emptied and lab traffic stays in the lab. The `-containerd` images add containerd,
 runc and a busybox container image built here (see oci.py), imported at boot. The `-kubelet`
-images add PyYAML for the stand-in kubelet of the kubelet scenario (lab/kubelet/).
+images are worker nodes: the containerd fixture plus PyYAML for the stand-in kubelet of the
+kubelet scenario (lab/kubelet/), whose pods' AppArmor and seccomp profiles confine real containers.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ CONTAINER_PACKAGES = ["containerd", "runc", "busybox-static"]
 # The stand-in kubelet of the kubelet scenario reads its configuration with PyYAML, as the real
 # kubelet reads it with a full YAML parser (the collection's own module does not use it).
 KUBELET_PACKAGES = ["python3-yaml"]
-FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES, "kubelet": KUBELET_PACKAGES}
+FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES, "kubelet": [*CONTAINER_PACKAGES, *KUBELET_PACKAGES]}
+# The fixtures whose nodes run containerd with the lab's busybox image.
+CONTAINERD_FIXTURES = ("containerd", "kubelet")
 
 
 def recipe(name: str) -> dict:
@@ -73,7 +76,7 @@ def recipe(name: str) -> dict:
         "variant": "important",
         "mirror": MIRROR,
         "packages": sorted([*BASE_PACKAGES, *HARDENING_PACKAGES, *SERVER_PACKAGES, *FIXTURES[fixture], kernel]),
-        "containerd": fixture == "containerd",
+        "containerd": fixture in CONTAINERD_FIXTURES,
         "disk_size": "6G",
         "revision": 5,
     }
