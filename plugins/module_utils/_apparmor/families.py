@@ -223,9 +223,10 @@ class ProfileFamily(Family):
                 raise
 
         def undo() -> None:
+            if loaded is None:
+                # Not loaded before this run: unloaded again while the file still names it.
+                parser.unload(path)
             if before is None:
-                if loaded is None:
-                    parser.unload(path)
                 os.unlink(target)
                 return
             atomic_write(node.module, target, before, attributes[0] if attributes else 0o644)

@@ -341,3 +341,18 @@ def test_a_profile_name_with_slashes_gets_a_dotted_file_and_a_valid_control_id()
     assert checked[0]["file"] == "usr.bin.App"
     [expanded] = families.expand([dict(CATALOG[0])], checked)
     assert expanded["id"] == "k8s.apparmor.profile.usr-bin-app"
+
+
+def test_a_failed_load_unloads_what_the_run_loaded_before_it(lab):
+    tree, kernel = lab
+    run(lab, wanted())
+    kernel.loaded.pop("deny-write")
+    kernel.write()
+    before = tree.snapshot()
+    changed = wanted()
+    changed[1]["content"] = text("web", "/srv/** rw,")
+    with pytest.raises(engine.ApplyError, match=r"undid 1 earlier change"):
+        run(lab, changed, fail_load={"web"})
+    # deny-write was loaded by the run, then unloaded again: the node is as the run found it.
+    assert "deny-write" not in kernel.loaded
+    assert tree.snapshot() == before
