@@ -69,36 +69,16 @@ msg:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd import rollback
+from ansible_collections.nodeguard.hardening.plugins.module_utils import _rollback
+from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd.rollback import KIND
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
-
-
-def predict(node: Node) -> dict:
-    """What C(rollback.confirm) would do, read without changing anything (check mode)."""
-    found = rollback.state(node)
-    if found.rolled_back is not None:
-        return {
-            "changed": False,
-            "state": "rolled-back",
-            "failed": True,
-            "msg": f"too late: {found.describe()}",
-            "files": found.files,
-        }
-    if not found.armed:
-        return {"changed": False, "state": "none", "msg": "no sshd change awaits confirmation", "files": []}
-    return {
-        "changed": True,
-        "state": "confirmed",
-        "msg": f"would confirm the sshd change and stop {rollback.TIMER}",
-        "files": found.files,
-    }
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec={}, supports_check_mode=True)
     node = Node(module)
     try:
-        result = predict(node) if module.check_mode else rollback.confirm(node)
+        result = _rollback.predict(node, KIND) if module.check_mode else _rollback.confirm(node, KIND)
     except (CommandError, OSError) as exc:
         module.fail_json(msg=f"cannot confirm the sshd change: {exc}", changed=False)
     if result.pop("failed", False):

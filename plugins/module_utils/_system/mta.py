@@ -22,11 +22,11 @@ as an error naming the program, for a person to stop or reconfigure. A node with
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import typing as t
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
+from ansible_collections.nodeguard.hardening.plugins.module_utils import _netsockets as netsockets
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action, Family, Finding
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
@@ -41,7 +41,7 @@ POSTFIX_KEY = "inet_interfaces"
 POSTFIX_WANTED = "loopback-only"
 # The programs of the MTAs this family configures, as /proc/PID/comm shows them.
 MTA_PROGRAMS = {"exim4": "exim4", "exim": "exim4", "master": "postfix"}
-LISTEN = "0A"
+decode_address = netsockets.decode_address
 
 
 def loopback(address: str) -> bool:
@@ -60,52 +60,11 @@ def loopback(address: str) -> bool:
     return False
 
 
-def decode_address(hex_address: str) -> str:
-    """An address of /proc/net/tcp (IPv4: 8 hex digits; IPv6: 32, both in host order per 32 bits)."""
-    raw = bytes.fromhex(hex_address)
-    words = [raw[i : i + 4][::-1] for i in range(0, len(raw), 4)]
-    return str(ipaddress.ip_address(b"".join(words)))
-
-
-def listeners(node: Node, ports: list[int]) -> list[tuple[str, int, int]]:
-    """(address, port, socket inode) of every TCP socket listening on one of C(ports)."""
-    found = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        text = node.read(table) or ""
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) < 10 or fields[3] != LISTEN:
-                continue
-            address, _colon, port_hex = fields[1].partition(":")
-            port = int(port_hex, 16)
-            if port in ports:
-                found.append((decode_address(address), port, int(fields[9])))
-    return found
-
-
-def socket_owners(node: Node, inodes: set[int]) -> dict[int, tuple[int, str]]:
-    """Socket inode -> (pid, program) of the processes holding them (read only when needed)."""
-    owners: dict[int, tuple[int, str]] = {}
-    proc = node.path("/proc")
-    try:
-        pids = [name for name in os.listdir(proc) if name.isdigit()]
-    except OSError:
-        return owners
-    for pid in pids:
-        try:
-            fds = os.listdir(os.path.join(proc, pid, "fd"))
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(os.path.join(proc, pid, "fd", fd))
-            except OSError:
-                continue
-            match = re.fullmatch(r"socket:\[(\d+)\]", target)
-            if match and int(match.group(1)) in inodes and int(match.group(1)) not in owners:
-                comm = (node.read(f"/proc/{pid}/comm") or "?").strip()
-                owners[int(match.group(1))] = (int(pid), comm)
-    return owners
+def listeners(node: Node, ports: list[int]) -> list[netsockets.Socket]:
+    """Every TCP socket listening on one of C(ports)."""
+    return [
+        found for found in netsockets.sockets(node, protocols=("tcp",)) if found.listening and found.local_port in ports
+    ]
 
 
 def shell_value(text: str, key: str) -> tuple[str | None, int | None]:
@@ -191,12 +150,12 @@ class Mta(Family):
                 where = f"{path} line {number}" if number else path
                 finding.differences.append(c.difference(key, where, wanted, value))
                 actions.append(fix(node, text, number))
-        open_sockets = [(addr, port, inode) for addr, port, inode in listeners(node, ports) if not loopback(addr)]
-        owners = socket_owners(node, {inode for _addr, _port, inode in open_sockets}) if open_sockets else {}
+        open_sockets = [found for found in listeners(node, ports) if not netsockets.is_loopback(found.local_address)]
+        owners = netsockets.owners(node, {found.inode for found in open_sockets})
         strangers = []
-        for address, port, inode in open_sockets:
-            pid, program = owners.get(inode, (0, "unknown program"))
-            shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        for found in open_sockets:
+            pid, program = owners.get(found.inode, (0, "unknown program"))
+            shown = found.endpoint
             finding.differences.append(c.difference(shown, "live", "loopback only", f"listening ({program})"))
             if program in MTA_PROGRAMS:
                 service = MTA_PROGRAMS[program]
@@ -205,7 +164,9 @@ class Mta(Family):
                     actions.append(self._restart_action(node, service))
             else:
                 strangers.append(f"{program} (pid {pid}) on {shown}" if pid else shown)
-        finding.actual["listening"] = [f"{a}:{p}" for a, p, _inode in open_sockets] or "nothing off loopback"
+        finding.actual["listening"] = [
+            f"{found.local_address}:{found.local_port}" for found in open_sockets
+        ] or "nothing off loopback"
         if not configured:
             finding.details["mta"] = "neither exim4 nor postfix is installed"
         if strangers:

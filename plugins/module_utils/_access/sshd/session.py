@@ -19,20 +19,21 @@ through C(node.path), so tests give a fake /proc.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import sys
 from dataclasses import dataclass
 
+from ansible_collections.nodeguard.hardening.plugins.module_utils import _netsockets as netsockets
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
 
 PROGRAMS = ("sshd", "sshd-session")
 TITLE_RE = re.compile(r"^(?P<program>sshd(?:-session)?): (?P<user>[^\s@]+)@(?P<tty>notty|pts/\d+|tty\S*)$")
 MONITOR_RE = re.compile(r"^(?:sshd(?:-session)?): (?P<user>\S+) \[priv\]$")
-SOCKET_RE = re.compile(r"^socket:\[(\d+)\]$")
-ESTABLISHED = "01"
-LISTENING = "0A"
+ESTABLISHED = netsockets.TCP_ESTABLISHED
+LISTENING = netsockets.TCP_LISTEN
+decode_address = netsockets.decode_address
+normal_address = netsockets.normal_address
 # Far more than any real chain (sudo, shells, the AnsiballZ wrapper); stops a loop in a broken /proc.
 MAX_DEPTH = 64
 ACCEPTED_RE = re.compile(
@@ -116,77 +117,21 @@ def ancestors(node: Node, pid: int) -> list[Process]:
     return chain
 
 
-def decode_address(text: str, byteorder: str = sys.byteorder) -> str:
-    """An address of /proc/net/tcp or tcp6: 32-bit words in the kernel's byte order, in hex.
-    IPv4 addresses mapped into IPv6 (C(::ffff:a.b.c.d)) come back as IPv4."""
-    raw = b"".join(int(text[i : i + 8], 16).to_bytes(4, byteorder) for i in range(0, len(text), 8))
-    address = ipaddress.ip_address(raw)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return str(address.ipv4_mapped)
-    return str(address)
-
-
-def tcp_sockets(node: Node, pid: int, byteorder: str = sys.byteorder) -> tuple[dict[int, tuple], set[int]]:
-    """{inode: (local address, local port, remote address, remote port, state)} of the TCP sockets
-    in the process's network namespace, and the ports something listens on."""
-    sockets: dict[int, tuple] = {}
-    listening: set[int] = set()
-    for name in ("tcp", "tcp6"):
-        data = read_bytes(node, f"/proc/{pid}/net/{name}") or read_bytes(node, f"/proc/net/{name}") or b""
-        for line in data.decode("ascii", "replace").splitlines()[1:]:
-            fields = line.split()
-            if len(fields) < 10 or ":" not in fields[1] or not fields[9].isdigit():
-                continue
-            local, lport = fields[1].split(":")
-            remote, rport = fields[2].split(":")
-            try:
-                entry = (
-                    decode_address(local, byteorder),
-                    int(lport, 16),
-                    decode_address(remote, byteorder),
-                    int(rport, 16),
-                    fields[3].upper(),
-                )
-            except ValueError:
-                continue
-            if entry[4] == LISTENING:
-                listening.add(entry[1])
-            sockets[int(fields[9])] = entry
-    return sockets, listening
-
-
-def socket_inodes(node: Node, pid: int) -> list[tuple[int, int]]:
-    """(fd, inode) of the sockets a process holds, by fd number."""
-    folder = node.path(f"/proc/{pid}/fd")
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        try:
-            target = os.readlink(os.path.join(folder, name))
-        except OSError:
-            continue
-        matched = SOCKET_RE.match(target)
-        if matched and name.isdigit():
-            found.append((int(name), int(matched.group(1))))
-    return sorted(found)
-
-
 def connection_ends(node: Node, pid: int, byteorder: str = sys.byteorder) -> tuple | None:
     """(local address, local port, client address, client port) of the established TCP connection
     a process holds; with several (forwarded ports), the one on a port something listens on."""
-    inodes = socket_inodes(node, pid)
+    inodes = netsockets.socket_inodes(node, pid)
     if not inodes:
         return None
-    sockets, listening = tcp_sockets(node, pid, byteorder)
-    held = [(fd, sockets[inode]) for fd, inode in inodes if inode in sockets and sockets[inode][4] == ESTABLISHED]
+    table = netsockets.sockets(node, pid, byteorder, protocols=("tcp",))
+    by_inode = {found.inode: found for found in table}
+    listening = {found.local_port for found in table if found.state == LISTENING}
+    held = [(fd, by_inode[inode]) for fd, inode in inodes if inode in by_inode and by_inode[inode].state == ESTABLISHED]
     if not held:
         return None
-    held.sort(key=lambda item: (item[1][1] not in listening, item[0]))
-    local, lport, remote, rport, _state = held[0][1]
-    return local, lport, remote, rport
+    held.sort(key=lambda item: (item[1].local_port not in listening, item[0]))
+    found = held[0][1]
+    return found.local_address, found.local_port, found.remote_address, found.remote_port
 
 
 def environment_ends(node: Node, pid: int) -> tuple | None:
@@ -200,16 +145,6 @@ def environment_ends(node: Node, pid: int) -> tuple | None:
         if name == "SSH_CONNECTION" and sep and len(words) == 4 and words[1].isdigit() and words[3].isdigit():
             return normal_address(words[2]), int(words[3]), normal_address(words[0]), int(words[1])
     return None
-
-
-def normal_address(text: str) -> str:
-    try:
-        address = ipaddress.ip_address(text.split("%", maxsplit=1)[0])
-    except ValueError:
-        return text
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        return str(address.ipv4_mapped)
-    return str(address)
 
 
 def find_session(node: Node, pid: int | None = None, byteorder: str = sys.byteorder) -> Session | None:
