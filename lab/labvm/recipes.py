@@ -1,7 +1,7 @@
 """The node images the lab builds, each a named recipe; anything in a recipe changes its image hash.
 
 Every image has the packages the collection's roles would otherwise install (auditd, AppArmor, a
-time daemon, logrotate, AIDE) and an MTA, so no test needs the node to reach a package archive: the guests' apt
+time daemon, logrotate, AIDE, ufw) and an MTA, so no test needs the node to reach a package archive: the guests' apt
 sources are emptied and lab traffic stays in the lab. The `-containerd` images add containerd,
 runc and a busybox container image built here (see oci.py), imported at boot. The `-kubelet`
 images are worker nodes: the containerd fixture plus PyYAML for the stand-in kubelet of the
@@ -48,6 +48,7 @@ HARDENING_PACKAGES = [
     "aide-common",
     "libpam-pwquality",
     "cracklib-runtime",
+    "ufw",
 ]
 # What many Debian servers run and the controls judge: a mail transfer agent (CIS 2.1.21 wants it
 # listening on loopback only, which is Debian's default for exim4).

@@ -143,6 +143,34 @@ def ufw_metadata_rules(
     return rules
 
 
+def ufw_route_rules(pod_networks: t.Any, service_networks: t.Any = None, prefix: str = "nodeguard") -> list[dict]:
+    """Routed rules that let the cluster's traffic through a node whose routed policy denies.
+
+    Pod networks are allowed as source and destination (pods talking to each other across
+    nodes, and to the world); service networks as destination (a connection to a ClusterIP
+    before kube-proxy rewrites it). They belong after the metadata rules, which must match first.
+    """
+    name = "ufw_route_rules"
+    service_networks = service_networks or []
+    rules: list[dict] = []
+    for what, networks in (("pod_networks", pod_networks), ("service_networks", service_networks)):
+        if not isinstance(networks, list) or not all(isinstance(item, str) for item in networks):
+            raise AnsibleFilterError(f"{name}: {what} must be a list of networks (CIDRs)")
+        for network in networks:
+            try:
+                canonical_address(network, f"{name}: {what} entry")
+            except RuleError as error:
+                raise AnsibleFilterError(str(error)) from None
+            if what == "pod_networks":
+                rules.append({"route": True, "from": network, "comment": f"{prefix}: pod network {network}"})
+            rules.append({"route": True, "to": network, "comment": f"{prefix}: cluster network {network}"})
+    return rules
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable]:
-        return {"ufw_port_rules": ufw_port_rules, "ufw_metadata_rules": ufw_metadata_rules}
+        return {
+            "ufw_port_rules": ufw_port_rules,
+            "ufw_metadata_rules": ufw_metadata_rules,
+            "ufw_route_rules": ufw_route_rules,
+        }

@@ -4,8 +4,10 @@
 """The difference between the ufw policy a user wants and the one ufw has, as the steps that close it.
 
 Rules are compared per IP version, in order, since ufw stops at the first rule that matches:
-- a wanted rule ufw lacks is added; where a rule of the wanted list that ufw has comes after it,
-  the managed rules from there on are deleted and added again in the wanted order;
+- a wanted rule ufw lacks is inserted before the next wanted rule ufw has, or added at the end;
+- where two rules ufw has are the wrong way round, the managed rules from the first misplaced one
+  on are deleted and added again in the wanted order (over both IP versions at once, since one
+  ufw command deletes both halves of a rule from anywhere);
 - a rule in a wanted rule's slot (same ports, protocol, addresses, interfaces) with another
   action, log type or comment is replaced in place, as ufw does when that rule is added;
 - a managed rule (its comment starts with the prefix) that is no longer wanted is deleted;
@@ -14,9 +16,9 @@ Rules are compared per IP version, in order, since ufw stops at the first rule t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import Rule, RuleError
+from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import ANY4, ANY6, Rule, RuleError
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.state import Firewall
 
 
@@ -32,6 +34,8 @@ class Plan:
     add: list[Rule] = field(default_factory=list)
     moved: list[Rule] = field(default_factory=list)
     kept: list[Rule] = field(default_factory=list)
+    # Missing rules inserted before a rule that stays (by slot), rather than added at the end.
+    anchors: dict[tuple, Rule] = field(default_factory=dict)
 
     @property
     def rules_change(self) -> bool:
@@ -78,9 +82,53 @@ def unique(wanted: list[Rule]) -> list[Rule]:
     return out
 
 
-def _family(present: list[Rule], wanted: list[Rule], managed: str, purge: bool, plan: Plan) -> None:
-    wanted_by_slot = {rule.slot: rule for rule in wanted}
+def _first_wrong(present: list[Rule], wanted: list[Rule]) -> int:
+    """The first index of WANTED (one IP version) from which ufw's order is not the wanted one: two
+    present rules the wrong way round. (A missing rule is inserted where it belongs.)"""
     order = {rule.slot: index for index, rule in enumerate(wanted)}
+    present_indexes = [order[rule.slot] for rule in present if rule.slot in order]
+    first_wrong = len(wanted)
+    for position in range(1, len(present_indexes)):
+        if present_indexes[position] < present_indexes[position - 1]:
+            first_wrong = min(first_wrong, *present_indexes[position:])
+    return first_wrong
+
+
+def twins(first: Rule, second: Rule) -> bool:
+    """Whether one ufw command adds or deletes both rules: the IPv4 and IPv6 halves of a rule
+    whose addresses are both "any"."""
+    anywhere = (ANY4, ANY6)
+    return (
+        first.v6 != second.v6
+        and first.src in anywhere
+        and first.dst in anywhere
+        and second.src in anywhere
+        and second.dst in anywhere
+        and replace(first, v6=second.v6, src=second.src, dst=second.dst) == second
+    )
+
+
+def _threshold(present: Firewall, wanted: list[Rule]) -> int:
+    """The first index of the whole wanted list from which rules are deleted and added again.
+
+    Deleting one half of a rule for both IP versions deletes the other half too, so the point is
+    found over both versions at once, and never falls between two such halves."""
+    position = {rule.slot: index for index, rule in enumerate(wanted)}
+    threshold = len(wanted)
+    for v6 in (False, True):
+        family = [rule for rule in wanted if rule.v6 == v6]
+        wrong = _first_wrong(present.family(v6), family)
+        if wrong < len(family):
+            threshold = min(threshold, position[family[wrong].slot])
+    if 0 < threshold < len(wanted) and twins(wanted[threshold - 1], wanted[threshold]):
+        threshold -= 1
+    return threshold
+
+
+def _family(
+    present: list[Rule], wanted: list[Rule], position: dict, threshold: int, managed: str, purge: bool, plan: Plan
+) -> None:
+    wanted_by_slot = {rule.slot: rule for rule in wanted}
     staying: list[Rule] = []
     for rule in present:
         if rule.slot in wanted_by_slot:
@@ -89,29 +137,24 @@ def _family(present: list[Rule], wanted: list[Rule], managed: str, purge: bool, 
             plan.delete.append(rule)
         else:
             plan.kept.append(rule)
-    # The first wanted index from which ufw's order is not the wanted one: a missing rule before
-    # a present one, or two present ones the wrong way round.
-    present_indexes = [order[rule.slot] for rule in staying]
-    first_wrong = len(wanted)
-    for position in range(1, len(present_indexes)):
-        if present_indexes[position] < present_indexes[position - 1]:
-            first_wrong = min(first_wrong, *present_indexes[position:])
-    last_present = max(present_indexes, default=-1)
     present_slots = {rule.slot for rule in staying}
-    for index, rule in enumerate(wanted):
-        if rule.slot not in present_slots and index < last_present:
-            first_wrong = min(first_wrong, index)
-            break
     for rule in staying:
         wanted_rule = wanted_by_slot[rule.slot]
-        if order[rule.slot] >= first_wrong:
+        if position[rule.slot] >= threshold:
             plan.delete.append(rule)
             plan.moved.append(rule)
         elif rule != wanted_rule:
             plan.replace.append((rule, wanted_rule))
-    for index, rule in enumerate(wanted):
-        if rule.slot not in present_slots or index >= first_wrong:
+    # A missing rule goes in before the next wanted rule that stays where it is; after the last
+    # one it is added at the end, as are the rules deleted to be added again in order.
+    anchor = None
+    for rule in reversed(wanted):
+        if rule.slot in present_slots and position[rule.slot] < threshold:
+            anchor = rule
+        elif rule.slot not in present_slots or position[rule.slot] >= threshold:
             plan.add.append(rule)
+            if anchor is not None and rule.slot not in present_slots:
+                plan.anchors[rule.slot] = anchor
 
 
 def plan(
@@ -125,8 +168,14 @@ def plan(
     """The steps from PRESENT to the wanted policy; MANAGED is the comment prefix of our rules."""
     steps = Plan()
     wanted = unique(wanted_rules)
+    position = {rule.slot: index for index, rule in enumerate(wanted)}
+    threshold = _threshold(present, wanted)
     for v6 in (False, True):
-        _family(present.family(v6), [rule for rule in wanted if rule.v6 == v6], managed, purge, steps)
+        family = [rule for rule in wanted if rule.v6 == v6]
+        _family(present.family(v6), family, position, threshold, managed, purge, steps)
+    # One ufw command adds a rule for both IP versions; adding in the order of the wanted list
+    # (not all IPv4 rules, then all IPv6 ones) keeps each version's rules in the wanted order.
+    steps.add.sort(key=lambda rule: position[rule.slot])
     for direction, policy in defaults.items():
         if present.defaults.get(direction) != policy:
             steps.defaults[direction] = (present.defaults.get(direction, "unset"), policy)

@@ -111,8 +111,12 @@ class Rule:
             line += " comment=" + binascii.hexlify(self.comment.encode("utf-8")).decode("ascii")
         return line
 
-    def command(self) -> list[str]:
-        """The arguments of `ufw` that add this rule."""
+    def command(self, one_version: bool = False) -> list[str]:
+        """The arguments of `ufw` that add this rule.
+
+        A rule whose addresses are both "any" is written "from any", which ufw applies to IPv4 and
+        IPv6 at once; with C(one_version) its source is written 0.0.0.0/0 or ::/0, which ufw
+        applies to this rule's IP version only."""
         args = ["route"] if self.forward else []
         args.append(self.action)
         if self.forward:
@@ -128,7 +132,10 @@ class Rule:
             args.append(self.log)
         if self.protocol != "any":
             args += ["proto", self.protocol]
-        args += ["from", _cli_address(self.src)]
+        source = _cli_address(self.src)
+        if one_version and source == "any" and _cli_address(self.dst) == "any":
+            source = ANY6 if self.v6 else ANY4
+        args += ["from", source]
         if self.sport != "any":
             args += ["port", self.sport]
         args += ["to", _cli_address(self.dst)]
@@ -138,9 +145,9 @@ class Rule:
             args += ["comment", self.comment]
         return args
 
-    def delete_command(self) -> list[str]:
+    def delete_command(self, one_version: bool = False) -> list[str]:
         """The arguments of `ufw` that delete this rule (ufw matches it without its comment)."""
-        args = self.command()
+        args = self.command(one_version)
         if self.comment:
             args = args[:-2]
         return ["route", "delete", *args[1:]] if self.forward else ["delete", *args]

@@ -11,7 +11,12 @@ import re
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.nodeguard.hardening.plugins.filter.ufw import ufw_metadata_rules, ufw_port_rules
+from ansible_collections.nodeguard.hardening.plugins.filter.ufw import (
+    FilterModule,
+    ufw_metadata_rules,
+    ufw_port_rules,
+    ufw_route_rules,
+)
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import from_spec
 
 SOURCES = {
@@ -124,3 +129,58 @@ def test_no_protected_address_means_no_rule():
 def test_bad_metadata_input_fails_with_what_to_fix(protected, pods, allowed, says):
     with pytest.raises(AnsibleFilterError, match=says):
         ufw_metadata_rules(protected, pods, allowed)
+
+
+def test_pod_networks_are_routed_from_and_to_service_networks_to_only():
+    rules = ufw_route_rules(["10.244.0.0/16", "fd00:10:244::/56"], ["10.96.0.0/12"])
+    assert rules == [
+        {"route": True, "from": "10.244.0.0/16", "comment": "nodeguard: pod network 10.244.0.0/16"},
+        {"route": True, "to": "10.244.0.0/16", "comment": "nodeguard: cluster network 10.244.0.0/16"},
+        {"route": True, "from": "fd00:10:244::/56", "comment": "nodeguard: pod network fd00:10:244::/56"},
+        {"route": True, "to": "fd00:10:244::/56", "comment": "nodeguard: cluster network fd00:10:244::/56"},
+        {"route": True, "to": "10.96.0.0/12", "comment": "nodeguard: cluster network 10.96.0.0/12"},
+    ]
+    # Each is one routed allow rule of its network's IP version, as ufw takes it.
+    made = [from_spec(rule, "r") for rule in rules]
+    assert all(len(each) == 1 and each[0].forward and each[0].action == "allow" for each in made)
+    assert [each[0].v6 for each in made] == [False, False, True, True, False]
+    assert [(each[0].src, each[0].dst) for each in made[:2]] == [
+        ("10.244.0.0/16", "0.0.0.0/0"),
+        ("0.0.0.0/0", "10.244.0.0/16"),
+    ]
+
+
+def test_route_rules_without_service_networks_and_with_a_prefix():
+    assert ufw_route_rules(["10.244.0.0/16"], prefix="site") == [
+        {"route": True, "from": "10.244.0.0/16", "comment": "site: pod network 10.244.0.0/16"},
+        {"route": True, "to": "10.244.0.0/16", "comment": "site: cluster network 10.244.0.0/16"},
+    ]
+    assert ufw_route_rules([], ["10.96.0.0/12"]) == [
+        {"route": True, "to": "10.96.0.0/12", "comment": "nodeguard: cluster network 10.96.0.0/12"}
+    ]
+    assert ufw_route_rules([]) == []
+
+
+@pytest.mark.parametrize(
+    ("pods", "services", "says"),
+    [
+        (["10.244.0.0/33"], [], "ufw_route_rules: pod_networks entry is '10.244.0.0/33': not an IP address"),
+        (["10.244.0.0/16"], ["10.96.0.0/12", "cluster.local"], "service_networks entry is 'cluster.local'"),
+        ("10.244.0.0/16", [], r"ufw_route_rules: pod_networks must be a list of networks \(CIDRs\)"),
+        (None, [], "pod_networks must be a list of networks"),
+        ([10], [], "pod_networks must be a list of networks"),
+        (["10.244.0.0/16"], "10.96.0.0/12", "service_networks must be a list of networks"),
+        (["10.244.0.0/16"], {"a": "10.96.0.0/12"}, "service_networks must be a list of networks"),
+    ],
+)
+def test_bad_route_input_fails_naming_the_option(pods, services, says):
+    with pytest.raises(AnsibleFilterError, match=says):
+        ufw_route_rules(pods, services)
+
+
+def test_the_filters_are_registered():
+    assert FilterModule().filters() == {
+        "ufw_port_rules": ufw_port_rules,
+        "ufw_metadata_rules": ufw_metadata_rules,
+        "ufw_route_rules": ufw_route_rules,
+    }

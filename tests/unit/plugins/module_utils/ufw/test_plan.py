@@ -102,16 +102,20 @@ def test_a_missing_rule_after_the_present_ones_is_only_added():
     assert steps.add == [rule(6443)] and steps.delete == [] and steps.moved == []
 
 
-def test_a_missing_rule_before_a_present_one_moves_the_rest_into_order():
+def test_a_missing_rule_before_a_present_one_is_inserted_before_it():
     wanted = [rule(22), rule(6443), rule(10250)]
     steps = planner.plan(firewall([rule(22), rule(10250)]), wanted, {}, None, PREFIX)
-    assert steps.delete == [rule(10250)] and steps.moved == [rule(10250)]
-    assert steps.add == [rule(6443), rule(10250)]
-    assert steps.describe() == [
-        "ufw is not enabled",
-        f"missing rule: {rule(6443).describe()}",
-        f"out of order: {rule(10250).describe()}",
-    ]
+    assert steps.delete == [] and steps.moved == []
+    assert steps.add == [rule(6443)]
+    assert steps.anchors == {rule(6443).slot: rule(10250)}
+    assert steps.describe() == ["ufw is not enabled", f"missing rule: {rule(6443).describe()}"]
+
+
+def test_a_missing_rule_after_the_last_present_one_is_added_at_the_end():
+    wanted = [rule(22), rule(6443), rule(10250)]
+    steps = planner.plan(firewall([rule(22), rule(6443)]), wanted, {}, None, PREFIX)
+    assert steps.add == [rule(10250)]
+    assert steps.anchors == {}
 
 
 def test_present_rules_in_the_wrong_order_are_put_back_in_order():
@@ -156,3 +160,120 @@ def test_repeated_wanted_rules_count_once_and_conflicting_ones_are_refused():
     assert steps.add == [rule(22)]
     with pytest.raises(RuleError, match="two wanted rules take one ufw slot"):
         planner.plan(firewall(), [rule(22), rule(22, action="deny")], {}, None, PREFIX)
+
+
+# One ufw command adds or deletes both halves of a rule from anywhere: moves are found across
+# both IP versions, never between such halves, and adds follow the wanted list.
+
+
+def anywhere(port, comment=f"{PREFIX} any"):
+    return from_spec({"port": port, "protocol": "tcp", "comment": comment}, "r")
+
+
+def v6_rule(port, comment=f"{PREFIX} v6"):
+    return from_spec({"port": port, "protocol": "tcp", "from": "fd00::/64", "comment": comment}, "r")[0]
+
+
+def test_an_ipv6_half_out_of_order_moves_both_versions_from_the_twin_pair_on():
+    first = rule(22)
+    api4, api6 = anywhere(6443)
+    kubelet6 = v6_rule(10250)
+    later4 = rule(10257)
+    wanted = [first, api4, api6, later4, kubelet6]
+    # IPv4 is in order; IPv6 has its rules the wrong way round.
+    present = firewall([first, api4, later4, kubelet6, api6])
+    assert [r.dport for r in present.family(True)] == ["10250", "6443"]
+    steps = planner.plan(present, wanted, {}, None, PREFIX)
+    # The first wrong rule is api6; deleting it deletes api4 too, so the move starts at api4.
+    assert steps.delete == [api4, later4, kubelet6, api6]
+    assert steps.moved == steps.delete
+    assert steps.add == [api4, api6, later4, kubelet6]
+    assert steps.replace == [] and first not in steps.delete
+    assert steps.describe()[1:] == [f"out of order: {r.describe()}" for r in steps.add]
+
+
+def test_an_ipv4_rule_out_of_order_moves_the_ipv6_rules_after_it_too():
+    api4, api6 = anywhere(6443)
+    kubelet6 = v6_rule(10250)
+    wanted = [rule(22), rule(80), rule(10257), api4, api6, kubelet6]
+    present = firewall([rule(22), rule(10257), rule(80), api4, api6, kubelet6])
+    steps = planner.plan(present, wanted, {}, None, PREFIX)
+    # rule(22) is in place; everything from rule(80) on moves, the IPv6 rules after it included.
+    assert steps.add == [rule(80), rule(10257), api4, api6, kubelet6]
+    assert steps.delete == [rule(10257), rule(80), api4, api6, kubelet6]
+    assert rule(22) not in steps.delete
+
+
+def test_a_pair_in_order_in_both_versions_stays():
+    api4, api6 = anywhere(6443)
+    wanted = [rule(22), api4, api6, v6_rule(10250)]
+    steps = planner.plan(firewall([rule(22), api4, api6]), wanted, {}, None, PREFIX)
+    assert steps.add == [v6_rule(10250)] and steps.delete == [] and steps.moved == []
+
+
+def test_a_missing_ipv6_half_before_a_present_ipv6_rule_is_inserted_before_it():
+    api4, api6 = anywhere(6443)
+    kubelet6 = v6_rule(10250)
+    steps = planner.plan(firewall([rule(22), api4, kubelet6]), [rule(22), api4, api6, kubelet6], {}, None, PREFIX)
+    assert steps.delete == []
+    assert steps.add == [api6]
+    assert steps.anchors == {api6.slot: kubelet6}
+
+
+def test_present_halves_the_wrong_way_round_move_from_their_pair_on():
+    api4, api6 = anywhere(6443)
+    kubelet6 = v6_rule(10250)
+    present = [rule(22), api4, kubelet6, api6]
+    steps = planner.plan(firewall(present), [rule(22), api4, api6, kubelet6], {}, None, PREFIX)
+    # api6 is out of place: its pair api4 goes too, since one command deletes both halves.
+    assert sorted(steps.delete, key=lambda r: (r.v6, r.dport)) == [api4, kubelet6, api6]
+    assert steps.add == [api4, api6, kubelet6]
+
+
+def test_twins():
+    api4, api6 = anywhere(6443)
+    assert planner.twins(api4, api6)
+    assert planner.twins(api6, api4)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        # One IP version twice.
+        (anywhere(6443)[0], anywhere(6443)[0]),
+        (anywhere(6443)[1], anywhere(6443)[1]),
+        # Different ports, comments or actions.
+        (anywhere(6443)[0], anywhere(443)[1]),
+        (anywhere(6443)[0], anywhere(6443, comment=f"{PREFIX} other")[1]),
+        (anywhere(6443)[0], from_spec({"action": "deny", "port": 6443, "protocol": "tcp"}, "r")[1]),
+        # A rule that names an address is one version's only.
+        (rule(6443), anywhere(6443)[1]),
+        (anywhere(6443)[0], v6_rule(6443)),
+        (
+            from_spec({"port": 6443, "protocol": "tcp", "from": "10.0.0.0/8"}, "r")[0],
+            from_spec({"port": 6443, "protocol": "tcp", "from": "fd00::/8"}, "r")[0],
+        ),
+    ],
+)
+def test_not_twins(first, second):
+    assert not planner.twins(first, second)
+
+
+def test_adds_follow_the_wanted_order_across_ip_versions():
+    api4, api6 = anywhere(6443)
+    lo4, lo6 = from_spec({"interface": "lo", "comment": f"{PREFIX} lo"}, "r")
+    kubelet6 = v6_rule(10250)
+    wanted = [lo4, lo6, rule(22), kubelet6, api4, api6, rule(10257)]
+    steps = planner.plan(firewall(), wanted, {}, None, PREFIX)
+    assert steps.add == wanted
+    # Not every IPv4 rule first, then every IPv6 one.
+    assert [r.v6 for r in steps.add] == [False, True, False, True, False, True, False]
+
+
+def test_adds_after_present_rules_keep_the_wanted_order():
+    api4, api6 = anywhere(6443)
+    kubelet6 = v6_rule(10250)
+    wanted = [rule(22), kubelet6, api4, api6, rule(10257)]
+    steps = planner.plan(firewall([rule(22)]), wanted, {}, None, PREFIX)
+    assert steps.add == [kubelet6, api4, api6, rule(10257)]
+    assert steps.delete == []
