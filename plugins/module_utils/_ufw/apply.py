@@ -3,19 +3,22 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Making ufw's state the wanted one, through ufw's own commands, with the node's way back armed.
 
-Before the first command, ufw's four files are saved and the node's undo timer is armed
-(rollback.py): if the controller does not confirm over a new connection in time, the node puts
-the files back and reloads ufw (or disables it, when it was disabled before). The steps run in
-an order that never leaves the controller without its allow rule: settings of /etc/default/ufw,
-rules replaced in place, rules deleted, rules added (in the wanted order), default policies, log
-level, then C(ufw --force enable) and C(ufw.service) enabled at boot. While ufw is disabled the
-commands only write its files; enabling loads them in one go. A command that fails puts the
-saved files back at once and reloads ufw, so the run leaves nothing half-done.
+Before the first command, ufw's files (FILES: its four own and before.rules) are saved and the
+node's undo timer is armed (rollback.py): if the controller does not confirm over a new
+connection in time, the node puts the files back and reloads ufw (or disables it, when it was
+disabled before). The steps run in an order that never leaves the controller without its allow
+rule: settings of /etc/default/ufw and the accept rules block of before.rules, rules replaced in
+place, rules deleted, rules added (in the wanted order, a missing rule inserted where it
+belongs), default policies, log level, then C(ufw --force enable) and C(ufw.service) enabled at
+boot. While ufw is disabled the commands only write its files; enabling loads them in one go. A
+command that fails puts the saved files back at once and reloads ufw, so the run leaves nothing
+half-done.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from dataclasses import dataclass, field, replace
 
@@ -26,13 +29,13 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._files import 
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.systemd import systemctl
-from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import rollback
+from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import before, rollback
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import state as ufw_state
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.guard import Connection
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.plan import Plan
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import ANY4, ANY6, Rule
 
-FILES = (ufw_state.CONF, ufw_state.DEFAULTS, ufw_state.RULES4, ufw_state.RULES6)
+FILES = (ufw_state.CONF, ufw_state.DEFAULTS, ufw_state.RULES4, ufw_state.RULES6, before.PATH)
 SERVICE = "ufw.service"
 _PLAIN = re.compile(r"^[A-Za-z0-9_./:,+-]*$")
 _ADDR = re.compile(r"^\d+:\s+(?P<name>\S+?)(?:@\S+)?\s+inet6?\s+(?P<address>[0-9a-fA-F.:]+)/")
@@ -67,6 +70,13 @@ def settings_text(text: str, differences: list[dict]) -> str:
 
 def _other(address: str) -> str:
     return ANY6 if address == ANY4 else ANY4
+
+
+def file_mode(path: str, default: int = 0o640) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return default
 
 
 def twin_slot(rule: Rule) -> tuple:
@@ -149,10 +159,12 @@ class Change:
     texts: dict[str, str | None]
     timeout: int
     armed: list[bool] = field(default_factory=list)
+    # /etc/ufw/before.rules as wanted, when its block of accept rules differs.
+    before: str | None = None
 
     @property
     def needed(self) -> bool:
-        return self.steps.changes or bool(self.settings) or self.enable_service
+        return self.steps.changes or bool(self.settings) or self.enable_service or self.before is not None
 
     def commands(self) -> list[list[str]]:
         """ufw's argument lists, in order; a v6 twin of a rule ufw adds with the v4 one is not repeated."""
@@ -205,9 +217,10 @@ class Change:
             out.append(["logging", self.steps.loglevel[1]])
         if self.steps.enable:
             out.append(["--force", "enable"])
-        elif self.settings and self.present.enabled and not self.steps.defaults:
+        elif (self.settings or self.before is not None) and self.present.enabled and not self.steps.defaults:
             # Adding or deleting rules only touches ufw's user chains; the settings of
-            # /etc/default/ufw are read when ufw (re)starts, as a new default policy makes it do.
+            # /etc/default/ufw and before.rules are read when ufw (re)starts, as a new default
+            # policy makes it do.
             out.append(["reload"])
         return out
 
@@ -216,6 +229,8 @@ class Change:
         if self.settings:
             parts.append("set " + ", ".join(f"{item['item']}={item['expected']}" for item in self.settings))
         parts += self.steps.describe()
+        if self.before is not None:
+            parts.append(f"write the accept rules block of {before.PATH}")
         if self.enable_service:
             parts.append(f"enable {SERVICE} at boot")
         return "make ufw's policy the wanted one: " + "; ".join(parts)
@@ -247,6 +262,8 @@ class Change:
             if self.settings:
                 path = ufw_state.DEFAULTS
                 atomic_write(node.module, node.path(path), settings_text(self.texts.get(path) or "", self.settings))
+            if self.before is not None:
+                atomic_write(node.module, node.path(before.PATH), self.before, file_mode(node.path(before.PATH)))
             for args in self.commands():
                 node.run([self.tool, *args])
             if self.enable_service:

@@ -15,6 +15,9 @@ Spec kinds, one per control:
 - C({enabled: true}): ufw enabled (C(ENABLED=yes)) and C(ufw.service) enabled at boot.
 - C({settings: {KEY: VALUE}}): keys of /etc/default/ufw that have no ufw command
   (C(MANAGE_BUILTINS), C(IPT_SYSCTL), C(IPV6), ...).
+- C({before_rules: [LINE, ...]}): accept rules of ufw's before chains kept in a block of
+  /etc/ufw/before.rules, for what ufw's rule syntax cannot name (IP-in-IP, see before.py); an
+  empty list wants no block.
 - C({listening: {ignore: ["PORT/PROTOCOL", ...]}}): every socket listening on an address other than
   loopback has a rule for its port (CIS 4.2.6); reported, never opened by this run.
 - C({backend: true}): ufw's iptables is the backend (nft or legacy) that holds the rules of
@@ -35,14 +38,14 @@ from dataclasses import dataclass, field
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Family, Finding
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
-from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import apply, backend, listening
+from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import apply, backend, before, listening
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import plan as planning
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import state as ufw_state
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.guard import verdict
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import ANY6, Rule, RuleError, from_spec
 
 NAME = "ufw"
-KINDS = ("rules", "defaults", "logging", "enabled", "settings", "listening", "backend")
+KINDS = ("rules", "defaults", "logging", "enabled", "settings", "before_rules", "listening", "backend")
 RULE_KEYS = ("rules", "extras", "when_empty")
 POLICY_WORDS = tuple(ufw_state.POLICIES)
 # Keys of /etc/default/ufw a control may set; the policies have their own kind (ufw's commands).
@@ -76,6 +79,7 @@ class Wanted:
     loglevel: str | None = None
     enabled: bool = False
     settings: dict[str, str] = field(default_factory=dict)
+    before: list[str] | None = None
     extras: str | None = None
 
 
@@ -168,6 +172,8 @@ class Ufw(Family):
             checked = _settings(control, value)
         elif kind == "listening":
             checked = {"kind": kind, "ignore": listening.check_ignore(control, value)}
+        elif kind == "before_rules":
+            checked = {"kind": kind, "lines": before.check_lines(control["id"], value)}
         else:
             if value is not True:
                 raise c.ControlInputError(f"control {control['id']!r}: spec.{kind} must be true")
@@ -219,6 +225,7 @@ class Ufw(Family):
             raise c.ControlInputError(str(error)) from None
         steps.enable = wanted.enabled and not present.enabled
         settings = apply.settings_differences(texts.get(ufw_state.DEFAULTS) or "", wanted.settings)
+        accept = [] if wanted.before is None else before.differences(texts.get(before.PATH), wanted.before)
         service = apply.service_enabled(node) if wanted.enabled else True
         final = apply.final_rules(present, steps)
         change = apply.Change(
@@ -227,6 +234,7 @@ class Ufw(Family):
             present=present,
             steps=steps,
             settings=settings,
+            before=before.wanted_text(texts.get(before.PATH) or "", wanted.before) if accept else None,
             enable_service=not service,
             texts=texts,
             timeout=self.options.rollback_timeout,
@@ -294,6 +302,9 @@ class Ufw(Family):
         if kind == "settings":
             mine = [item for item in settings if item["item"] in spec["settings"]]
             return Finding(expected=spec["settings"], differences=mine)
+        if kind == "before_rules":
+            mine = [item for item in settings if item["where"] == before.PATH]
+            return Finding(expected=spec["lines"], differences=mine)
         if kind == "listening":
             return listening.finding(node, final, spec["ignore"])
         return backend.finding(node)
@@ -307,6 +318,8 @@ def _claims(checked: dict) -> dict[str, t.Any]:
         return {"LOGLEVEL": checked["logging"]}
     if kind == "settings":
         return dict(checked["settings"])
+    if kind == "before_rules":
+        return {"the accept rules of before.rules": checked["lines"]}
     return {}
 
 
@@ -326,6 +339,8 @@ def gather(items: list[tuple[dict, t.Any]]) -> Wanted:
             wanted.enabled = True
         elif kind == "settings":
             wanted.settings.update(spec["settings"])
+        elif kind == "before_rules":
+            wanted.before = spec["lines"]
     if wanted.extras is None:
         rule_controls = [control["id"] for control, spec in items if spec["kind"] == "rules"]
         wanted.extras = rule_controls[-1] if rule_controls else None

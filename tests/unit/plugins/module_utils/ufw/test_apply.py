@@ -393,8 +393,9 @@ def test_run_arms_the_way_back_then_writes_the_settings_then_runs_ufw(host):
     # The saved files are the ones before the change; ufw was enabled, so the way back reloads it.
     assert _rollback.read_manifest(host.node, rollback.KIND) == [
         (ufw_state.DEFAULTS, f"{rollback.STATE_DIR}/saved/0"),
-        (ufw_state.CONF, f"{rollback.STATE_DIR}/saved/1"),
-        (ufw_state.RULES4, f"{rollback.STATE_DIR}/saved/2"),
+        ("/etc/ufw/before.rules", None),
+        (ufw_state.CONF, f"{rollback.STATE_DIR}/saved/2"),
+        (ufw_state.RULES4, f"{rollback.STATE_DIR}/saved/3"),
         (ufw_state.RULES6, None),
     ]
     assert host.tree.read(f"{rollback.STATE_DIR}/saved/0") == DEFAULTS
@@ -568,12 +569,13 @@ def test_controller_connection_refuses_what_it_cannot_tell(monkeypatch, found, m
         apply.controller_connection(ip_node())
 
 
-def test_the_files_saved_are_ufws_four():
+def test_the_files_saved_are_ufws_four_and_before_rules():
     assert apply.FILES == (
         "/etc/ufw/ufw.conf",
         "/etc/default/ufw",
         "/etc/ufw/user.rules",
         "/etc/ufw/user6.rules",
+        "/etc/ufw/before.rules",
     )
 
 

@@ -155,7 +155,11 @@ def no_connection(monkeypatch):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("rules", "spec must be a mapping with one of rules, defaults, logging, enabled, settings, listening, backend"),
+        (
+            "rules",
+            "spec must be a mapping with one of rules, defaults, logging, enabled, settings, before_rules, listening, "
+            "backend",
+        ),
         ({}, "spec must be a mapping with one of rules"),
         ({"rules": [], "defaults": {"incoming": "deny"}}, "spec must have exactly one of rules, defaults,"),
         ({"colour": "red"}, r"exactly one of .*, backend \(unknown keys: colour\)$"),
