@@ -246,7 +246,7 @@ class Ufw(Family):
         findings = {}
         for control, spec in items:
             findings[control["id"]] = self._finding(
-                node, control, spec, wanted, present, steps, settings, service, final
+                node, control, spec, wanted, present, steps, settings + accept, service, final
             )
             finding = findings[control["id"]]
             if finding.differences and action is not None and not finding.kept and not finding.unfixable:

@@ -753,3 +753,26 @@ def test_ufw_policy_refuses_bad_options(module_host, capsys, args, message):
     assert out["msg"].startswith(message)
     assert out["changed"] is False
     assert module_host.ufw_calls == []
+
+
+BEFORE_RULES = "*filter\n-A ufw-before-input -i lo -j ACCEPT\n\n# don't delete the 'COMMIT' line\nCOMMIT\n"
+IPIP = "-A ufw-before-input -p 4 -s 10.77.0.0/24 -j ACCEPT"
+
+
+def test_a_missing_accept_block_is_the_protocols_controls_own_difference_and_fixed(tmp_path, no_connection):
+    host = Host(tmp_path, enabled=True, service=True)
+    host.tree.write("/etc/ufw/before.rules", BEFORE_RULES, 0o640)
+    protocols = control("k8s.ufw.protocols", {"before_rules": [IPIP]})
+    found = host.inspect([protocols, ENABLED], local=True)
+    assert found["k8s.ufw.protocols"].differences == [
+        c.difference("accept rules block", "/etc/ufw/before.rules", [IPIP], None)
+    ]
+    assert found["cis.ufw.enabled"].differences == []
+    (action,) = found["k8s.ufw.protocols"].actions
+    action.run()
+    text = host.tree.read("/etc/ufw/before.rules")
+    assert f"{IPIP}\n" in text and text.endswith("# don't delete the 'COMMIT' line\nCOMMIT\n")
+    assert host.ufw_calls == [["reload"]]
+    assert oct(host.tree.file("/etc/ufw/before.rules").stat().st_mode & 0o777) == "0o640"
+    again = host.inspect([protocols, ENABLED], local=True)
+    assert again["k8s.ufw.protocols"].differences == []
