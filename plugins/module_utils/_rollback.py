@@ -27,6 +27,7 @@ import os
 import shlex
 import shutil
 import time
+import typing as t
 from dataclasses import dataclass, field
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
@@ -266,3 +267,16 @@ def predict(node: Node, kind: Kind) -> dict:
         "msg": f"would confirm the {kind.name} change and stop {kind.timer}",
         "files": found.files,
     }
+
+
+def run_confirm(module: t.Any, kind: Kind) -> None:
+    """The body of a confirm module (sshd_confirm, ufw_confirm): predict in check mode, confirm
+    otherwise; fail when the node had already rolled the change back."""
+    node = Node(module)
+    try:
+        result = predict(node, kind) if module.check_mode else confirm(node, kind)
+    except (CommandError, OSError) as exc:
+        module.fail_json(msg=f"cannot confirm the {kind.name} change: {exc}", changed=False)
+    if result.pop("failed", False):
+        module.fail_json(**result)
+    module.exit_json(**result)

@@ -70,20 +70,11 @@ msg:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _rollback
-from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rollback import KIND
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec={}, supports_check_mode=True)
-    node = Node(module)
-    try:
-        result = _rollback.predict(node, KIND) if module.check_mode else _rollback.confirm(node, KIND)
-    except (CommandError, OSError) as exc:
-        module.fail_json(msg=f"cannot confirm the ufw change: {exc}", changed=False)
-    if result.pop("failed", False):
-        module.fail_json(**result)
-    module.exit_json(**result)
+    _rollback.run_confirm(AnsibleModule(argument_spec={}, supports_check_mode=True), KIND)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _controls as c
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _rollback
@@ -33,7 +33,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import be
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw import state as ufw_state
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.guard import Connection
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.plan import Plan
-from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import ANY4, ANY6, Rule
+from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import Rule, twin
 
 FILES = (ufw_state.CONF, ufw_state.DEFAULTS, ufw_state.RULES4, ufw_state.RULES6, before.PATH)
 SERVICE = "ufw.service"
@@ -68,10 +68,6 @@ def settings_text(text: str, differences: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _other(address: str) -> str:
-    return ANY6 if address == ANY4 else ANY4
-
-
 def file_mode(path: str, default: int = 0o640) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
@@ -80,11 +76,9 @@ def file_mode(path: str, default: int = 0o640) -> int:
 
 
 def twin_slot(rule: Rule) -> tuple:
-    """The slot of the other IP version's half of a rule from anywhere to anywhere."""
-    anywhere = {ANY4: ANY6, ANY6: ANY4}
-    if rule.src not in anywhere or rule.dst not in anywhere:
-        return ()
-    return replace(rule, v6=not rule.v6, src=anywhere[rule.src], dst=anywhere[rule.dst]).slot
+    """The slot of the other IP version's half of a rule from anywhere to anywhere; () for others."""
+    other = twin(rule)
+    return other.slot if other else ()
 
 
 def service_enabled(node: Node) -> bool:
@@ -210,7 +204,7 @@ class Change:
             once(rule.command(one_version=not both))
             rules.append(rule)
             if both:
-                lists[not rule.v6].append(replace(rule, v6=not rule.v6, src=_other(rule.src), dst=_other(rule.dst)))
+                lists[not rule.v6].append(twin(rule))
         for direction, (_present, policy) in self.steps.defaults.items():
             out.append(["default", policy, direction])
         if self.steps.loglevel:

@@ -39,7 +39,7 @@ def _address_matches(rule_address: str, address: ipaddress.IPv4Address | ipaddre
     return address in ipaddress.ip_network(rule_address, strict=False)
 
 
-def _port_matches(ports: str, port: int) -> bool:
+def port_matches(ports: str, port: int) -> bool:
     if ports == "any":
         return True
     for item in ports.split(","):
@@ -58,7 +58,7 @@ def matches(rule: Rule, connection: Connection) -> bool:
         and rule.direction == "in"
         and rule.v6 == (client.version == 6)
         and rule.protocol in ("any", "tcp")
-        and _port_matches(rule.dport, connection.port)
+        and port_matches(rule.dport, connection.port)
         # The client's port is an ephemeral one nobody can predict: a rule that names source
         # ports is not counted on.
         and rule.sport == "any"

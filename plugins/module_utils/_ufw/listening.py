@@ -23,7 +23,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils import _contro
 from ansible_collections.nodeguard.hardening.plugins.module_utils import _netsockets
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Finding
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
-from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.guard import _port_matches
+from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.guard import port_matches
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import Rule
 
 IGNORE_RE = re.compile(r"^(?P<port>\d{1,5})/(?P<protocol>tcp|udp)$")
@@ -61,7 +61,7 @@ def covered(rules: list[Rule], socket: _netsockets.Socket) -> Rule | None:
             continue
         if not (address.is_unspecified and address.version == 6) and rule.v6 != (address.version == 6):
             continue
-        if rule.protocol not in ("any", socket.protocol) or not _port_matches(rule.dport, socket.local_port):
+        if rule.protocol not in ("any", socket.protocol) or not port_matches(rule.dport, socket.local_port):
             continue
         network = ipaddress.ip_network(rule.dst, strict=False)
         if address.is_unspecified or address in network or network.prefixlen == 0:

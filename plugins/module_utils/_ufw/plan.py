@@ -16,9 +16,9 @@ Rules are compared per IP version, in order, since ufw stops at the first rule t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import ANY4, ANY6, Rule, RuleError
+from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.rules import Rule, RuleError, twin
 from ansible_collections.nodeguard.hardening.plugins.module_utils._ufw.state import Firewall
 
 
@@ -97,15 +97,7 @@ def _first_wrong(present: list[Rule], wanted: list[Rule]) -> int:
 def twins(first: Rule, second: Rule) -> bool:
     """Whether one ufw command adds or deletes both rules: the IPv4 and IPv6 halves of a rule
     whose addresses are both "any"."""
-    anywhere = (ANY4, ANY6)
-    return (
-        first.v6 != second.v6
-        and first.src in anywhere
-        and first.dst in anywhere
-        and second.src in anywhere
-        and second.dst in anywhere
-        and replace(first, v6=second.v6, src=second.src, dst=second.dst) == second
-    )
+    return twin(first) == second
 
 
 def _threshold(present: Firewall, wanted: list[Rule]) -> int:

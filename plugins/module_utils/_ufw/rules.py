@@ -160,6 +160,15 @@ class Rule:
         return " ".join(words) + (" (IPv6)" if self.v6 else "")
 
 
+def twin(rule: Rule) -> Rule | None:
+    """The other IP version's half of a rule whose addresses are both "any" (one ufw command adds
+    or deletes both halves); None for a rule that names an address."""
+    anywhere = {ANY4: ANY6, ANY6: ANY4}
+    if rule.src not in anywhere or rule.dst not in anywhere:
+        return None
+    return replace(rule, v6=not rule.v6, src=anywhere[rule.src], dst=anywhere[rule.dst])
+
+
 def _cli_address(address: str) -> str:
     return "any" if address in (ANY4, ANY6) else address
 

@@ -353,7 +353,7 @@ def test_check_timeout_accepts(timeout):
 def module(tree, monkeypatch):
     fake = FakeModule()
     FakeSystemd().register(fake)
-    monkeypatch.setattr(ufw_confirm, "Node", lambda real: Node(real, tree.paths))
+    monkeypatch.setattr(_rollback, "Node", lambda real: Node(real, tree.paths))
     monkeypatch.setattr(ufw_confirm.AnsibleModule, "run_command", lambda self, args, **kw: fake.run_command(args))
     monkeypatch.setattr(ufw_confirm.AnsibleModule, "get_bin_path", lambda self, name, **kw: f"/usr/sbin/{name}")
     _rollback.arm(Node(fake, tree.paths), KIND, previous(tree), 120, ufw_rollback.tail(True))

@@ -10,6 +10,7 @@ import json
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
+from ansible_collections.nodeguard.hardening.plugins.module_utils import _rollback
 from ansible_collections.nodeguard.hardening.plugins.module_utils._access.sshd import rollback
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import Node
 from ansible_collections.nodeguard.hardening.plugins.modules import sshd_confirm
@@ -28,7 +29,7 @@ def tree(tmp_path):
 def fake(tree, monkeypatch):
     module = FakeModule()
     FakeSystemd().register(module)
-    monkeypatch.setattr(sshd_confirm, "Node", lambda real: Node(real, tree.paths))
+    monkeypatch.setattr(_rollback, "Node", lambda real: Node(real, tree.paths))
     monkeypatch.setattr(sshd_confirm.AnsibleModule, "run_command", lambda self, args, **kw: module.run_command(args))
     monkeypatch.setattr(sshd_confirm.AnsibleModule, "get_bin_path", lambda self, name, **kw: f"/usr/sbin/{name}")
     return module
