@@ -1,4 +1,4 @@
-"""The lab's command line: python3 lab/nodelab.py build|up|status|down|inventory (see labvm/cli.py)."""
+"""The lab's command line: python3 lab/nodelab.py build|up|status|down|inventory|repo|serve (see labvm/cli.py)."""
 
 from __future__ import annotations
 

@@ -9,8 +9,17 @@ Commands (each one step):
                              (--operator: log in as sudo user labop on port 2222)
   status [--name L]          show labs, their nodes and whether they answer
   down [--name L | --prefix P | --all]
-                             stop nodes and their switch, remove the lab's state
+                             stop nodes and their switch, and the servers of the same
+                             names; remove their state
   inventory [--name L]       print the inventory path of a lab that is up
+  repo --suite S --package P [--package P ...] [--assume-installed D ...] --dir DIR
+                             fetch Debian packages from the mirror (checked, cached) and
+                             write them as a flat apt repository in DIR; print DIR
+  serve start --name N --root DIR [--port P]
+                             serve DIR on 127.0.0.1 (a free port unless given), detached;
+                             print the port (a node reaches it as 10.0.2.2:PORT)
+  serve stop --name N        stop server N (nothing to do if it is not running)
+  serve log --name N         print server N's requests: time client method path status
 
 Images (recipes):
   {recipes}
@@ -20,14 +29,20 @@ The -containerd and -kubelet images add containerd, runc and a busybox container
 Every node gets an SSH port forwarded on 127.0.0.1 and a second NIC on a private
 switch (vde_switch on a unix socket) that all nodes of a lab share; node i has
 address 10.77.0.(10+i)/24 there. Nothing touches the host's own network.
+
+A node's apt source for a repository DIR=ROOT/SUITE served from ROOT:
+  deb [trusted=yes] http://10.0.2.2:PORT/SUITE ./
+down stops the servers of the same names too (down --prefix molecule- stops servers
+molecule-*), so a scenario's teardown leaves nothing running.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
-from . import lab, oci, recipes
+from . import debs, lab, oci, recipes, serve
 from .host import lab_dir
 from .image import build
 
@@ -59,13 +74,32 @@ def parser() -> argparse.ArgumentParser:
     )
     p_status = sub.add_parser("status", help="show labs")
     p_status.add_argument("--name")
-    p_down = sub.add_parser("down", help="stop a lab")
+    p_down = sub.add_parser("down", help="stop a lab and its servers")
     group = p_down.add_mutually_exclusive_group()
     group.add_argument("--name", default="default")
     group.add_argument("--all", action="store_true")
     group.add_argument("--prefix", help="every lab whose name starts with this")
     p_inv = sub.add_parser("inventory", help="print the inventory path of a lab that is up")
     p_inv.add_argument("--name", default="default")
+    p_repo = sub.add_parser("repo", help="write Debian packages from the mirror as a flat apt repository")
+    p_repo.add_argument("--suite", required=True, choices=debs.SUITES)
+    p_repo.add_argument("--package", action="append", required=True, help="a binary package (repeatable)")
+    p_repo.add_argument(
+        "--assume-installed",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="a package the node already has, which meets a dependency (repeatable)",
+    )
+    p_repo.add_argument("--dir", type=Path, required=True, help="the repository folder (its other .deb files go)")
+    p_serve = sub.add_parser("serve", help="static file servers on 127.0.0.1 for the nodes")
+    serve_sub = p_serve.add_subparsers(dest="action", required=True)
+    p_start = serve_sub.add_parser("start", help="serve a folder; print the port")
+    p_start.add_argument("--name", required=True)
+    p_start.add_argument("--root", type=Path, required=True)
+    p_start.add_argument("--port", type=int, help="default: a free port")
+    serve_sub.add_parser("stop", help="stop a server").add_argument("--name", required=True)
+    serve_sub.add_parser("log", help="print a server's requests").add_argument("--name", required=True)
     return main
 
 
@@ -97,11 +131,33 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "down":
         if args.prefix:
             lab.down_prefix(args.prefix)
+            serve.stop_prefix(args.prefix)
+        elif args.all:
+            lab.down(None)
+            serve.stop_prefix("")
         else:
-            lab.down(None if args.all else args.name)
+            lab.down(args.name)
+            serve.stop(args.name)
     elif args.command == "inventory":
         path = lab_dir(args.name) / "inventory.yml"
         if not path.exists():
             raise SystemExit(f"nodelab: lab {args.name} is not up")
         print(path)
+    elif args.command == "repo":
+        print(debs.build(args.suite, args.package, args.dir.resolve(), args.assume_installed))
+    elif args.command == "serve":
+        return serve_command(args)
+    return 0
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    if args.action == "start":
+        print(serve.start(args.name, args.root, args.port))
+    elif args.action == "stop":
+        serve.stop(args.name)
+    elif args.action == "log":
+        log = serve.server_dir(args.name) / "requests.log"
+        if not log.exists():
+            raise SystemExit(f"nodelab: no server {args.name}")
+        print(log.read_text(encoding="utf-8"), end="")
     return 0
