@@ -38,13 +38,25 @@ Node name: the VM's hostname (--node-name overrides). kubespray's --node-ip: the
 reports as ansible_default_ipv4 (the source address of the route to 8.8.8.8), else 127.0.0.1, as
 kubespray's fallback_ip (--node-ip overrides).
 
+Both layouts also leave containerd configured as each tool's instructions do, with the lab's pause
+image (localhost/nodelab/pause:latest, from the node image's archive) as the CRI plugin's sandbox
+image, since no registry is reachable: ``kubeadm`` as the Kubernetes documentation's container
+runtime page says (``containerd config default > /etc/containerd/config.toml``, then
+``SystemdCgroup = true`` for runc and the sandbox image set), ``kubespray`` as its containerd role's
+config.toml template renders with its defaults. When /etc/containerd/config.toml changed, the layout
+restarts containerd.service; then it starts nodelab-import-image.service (the node image's oneshot
+unit that imports the lab's images into containerd's k8s.io namespace) and checks that the CRI
+plugin loaded and both images are there (unless --no-systemd or --root is given).
+
 With --root DIR every path is laid under DIR (for tests on a host): nothing is chowned, no user is
 created, /proc/sys and systemd are left alone, and symbolic links keep the node's absolute targets,
 as the tools write them, so they dangle outside DIR.
 
-What the layouts leave out: the real kubeadm and kubectl binaries, CNI and containerd, kubespray's
-kubeadm-client.conf (it holds a join token) and the ``.~`` backup copies its lineinfile and
-template tasks keep, kubespray's other sysctls (net.ipv4.ip_forward...).
+What the layouts leave out: the real kubeadm and kubectl binaries, CNI, kubespray's own containerd,
+runc and containerd.service (the node keeps Debian's) with its cri-base.json (its base_runtime_spec,
+generated from ``ctr oci spec``) and certs.d registry files, kubespray's kubeadm-client.conf (it holds
+a join token) and the ``.~`` backup copies its lineinfile and template tasks keep, kubespray's other
+sysctls (net.ipv4.ip_forward...).
 """
 
 from __future__ import annotations
@@ -63,6 +75,14 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+# lab/kubelet is not a package: the node runs this file as a script beside the other one.
+from containerd_configs import (
+    DEBIAN_RUNC,
+    KUBESPRAY_CONTAINERD_CONFIG,
+    PAUSE_IMAGE,
+    kubeadm_containerd_config,
+)
+
 HERE = Path(__file__).resolve().parent
 HEALTHZ = "http://127.0.0.1:10248/healthz"
 WAIT_SECONDS = 30
@@ -77,6 +97,9 @@ PKI = "/var/lib/kubelet/pki"
 CLIENT_PEM = f"{PKI}/kubelet-client-{CLIENT_PEM_STAMP}.pem"
 CLIENT_CURRENT = f"{PKI}/kubelet-client-current.pem"
 
+BUSYBOX_IMAGE = "localhost/nodelab/busybox:latest"
+IMPORT_UNIT = "nodelab-import-image.service"
+CONTAINERD_CONFIG = "/etc/containerd/config.toml"
 # kubespray: roles/adduser/defaults/main.yml (addusers.kube, kube_cert_group) and
 # roles/kubespray-defaults/defaults/main/main.yml (kube_owner).
 KUBE_USER, KUBE_GROUP = "kube", "kube-cert"
@@ -435,12 +458,19 @@ def plan_kubeadm(standin: bytes, pem: dict) -> list:
             source="kubelet TLS bootstrap: clientcmd.WriteToFile 0600",
         ),
         *kubelet_pki(pem, "kubelet TLS bootstrap"),
+        f(
+            CONTAINERD_CONFIG,
+            kubeadm_containerd_config(),
+            0o644,
+            source="kubernetes.io container runtimes: containerd config default > config.toml (umask 022), edited",
+        ),
     ]
 
 
 def plan_kubespray(standin: bytes, pem: dict, node: str, node_ip: str) -> list:
     node_role = "kubespray roles/kubernetes/node/tasks"
     pre = "kubespray roles/kubernetes/preinstall/tasks/0050-create_directories.yml"
+    containerd = "kubespray roles/container-engine/containerd/tasks/main.yml"
     kube = {"owner": KUBE_USER, "group": None}
     return [
         d("/usr/local/bin", 0o755, group=None, source=f"{pre}: other directories of root owner, 0755"),
@@ -503,6 +533,14 @@ def plan_kubespray(standin: bytes, pem: dict, node: str, node_ip: str) -> list:
             source="kubeadm 1.31 join (unused by kubespray's unit): config.go 0644",
         ),
         *kubelet_pki(pem, "kubelet TLS bootstrap"),
+        d("/etc/containerd", 0o755, source=f"{containerd}: Ensure containerd directories exist, root 0755"),
+        f(
+            CONTAINERD_CONFIG,
+            KUBESPRAY_CONTAINERD_CONFIG,
+            0o640,
+            source=f"{containerd}: Copy containerd config file, root 0640",
+        ),
+        link("/usr/local/bin/runc", DEBIAN_RUNC, source=f"{containerd}: runc in bin_dir (here Debian's)"),
     ]
 
 
@@ -690,6 +728,37 @@ def start_kubelet(changed: bool) -> None:
     )
 
 
+def start_containerd(changed: bool) -> None:
+    """Restart containerd when its configuration changed (the tools' "Restart containerd"), import
+    the lab's images with the node image's oneshot unit (a no-op once it ran; a restart of
+    containerd restarts it too, as it requires containerd), then check that the CRI plugin loaded
+    the new configuration and that both images are in its namespace."""
+    if changed:
+        run(["systemctl", "restart", "containerd.service"])
+    run(["systemctl", "start", IMPORT_UNIT])
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        plugins = run(["ctr", "plugins", "ls"])
+        # Columns: TYPE ID PLATFORMS STATUS; the CRI plugin is io.containerd.grpc.v1 cri.
+        cri = [line.split() for line in plugins.splitlines() if line.split()[:2] == ["io.containerd.grpc.v1", "cri"]]
+        if cri and cri[0][-1] == "ok":
+            break
+        if time.monotonic() > deadline or (cri and cri[0][-1] == "error"):
+            journal = subprocess.run(
+                ["journalctl", "--unit", "containerd.service", "--lines", "20", "--no-pager", "--output", "cat"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            errors = "\n".join(line for line in journal.splitlines() if "io.containerd.grpc.v1.cri" in line)
+            raise SystemExit(f"layout: containerd's CRI plugin did not load {CONTAINERD_CONFIG}:\n{errors}")
+        time.sleep(0.5)
+    images = run(["ctr", "--namespace", "k8s.io", "images", "list", "--quiet"]).split()
+    missing = [image for image in (PAUSE_IMAGE, BUSYBOX_IMAGE) if image not in images]
+    if missing:
+        raise SystemExit(f"layout: not in containerd's k8s.io namespace after {IMPORT_UNIT}: {', '.join(missing)}")
+
+
 def default_ipv4() -> str:
     """What Ansible reports as ansible_default_ipv4.address: the source address of the route to
     8.8.8.8 (no packet is sent), else kubespray's fallback 127.0.0.1."""
@@ -751,6 +820,8 @@ def main(argv: list | None = None) -> int:
     if not applier.changed:
         print("layout: nothing to change")
     if real_node and not args.no_systemd:
+        start_containerd(any(change.endswith(f" {CONTAINERD_CONFIG}") for change in applier.changed))
+        print(f"layout: containerd's CRI plugin runs with {CONTAINERD_CONFIG}; {PAUSE_IMAGE} is there")
         start_kubelet(bool(applier.changed))
         print(f"layout: kubelet.service answers ok on {HEALTHZ}")
     return 0

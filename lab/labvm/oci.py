@@ -1,7 +1,11 @@
-"""A busybox container image in OCI layout, built from the busybox-static binary of a rootfs.
+"""The lab's container images in one OCI layout archive, built from the busybox-static binary of a rootfs.
 
 No registry is reachable, so the containerd fixture ships this archive in the node image and
-imports it with `ctr images import` at boot.
+imports it with `ctr images import` at boot. It holds two images on the same layer:
+
+- IMAGE_REF, busybox: the containers the tests run.
+- PAUSE_REF, the pod sandbox ("pause") image of containerd's CRI plugin (its sandbox_image), whose
+  process only has to stay up: its entrypoint sleeps.
 """
 
 from __future__ import annotations
@@ -14,8 +18,28 @@ import tarfile
 from pathlib import Path
 
 IMAGE_REF = "localhost/nodelab/busybox:latest"
+PAUSE_REF = "localhost/nodelab/pause:latest"
 # Applets linked in /bin, so containers can run the usual commands by name.
-APPLETS = ("sh", "echo", "cat", "ls", "sleep", "id", "touch", "mkdir", "rm", "ps", "mount", "uname", "true", "false")
+# dmesg: a gVisor sandbox answers with its own boot messages, a runc container with the node's.
+APPLETS = (
+    "sh",
+    "echo",
+    "cat",
+    "ls",
+    "sleep",
+    "id",
+    "touch",
+    "mkdir",
+    "rm",
+    "ps",
+    "mount",
+    "uname",
+    "true",
+    "false",
+    "dmesg",
+)
+# The pause image's process: 2^31-1 seconds (68 years), the largest signed 32-bit count.
+PAUSE_ENTRYPOINT = ["/bin/sleep", "2147483647"]
 
 MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -60,54 +84,73 @@ def layer(busybox: bytes) -> tuple[bytes, bytes]:
     return plain, packed.getvalue()
 
 
-def archive(busybox: bytes, arch: str = "amd64") -> bytes:
-    """An OCI image layout as a tar archive, named IMAGE_REF for containerd's importer."""
-    plain, packed = layer(busybox)
-    config = json.dumps(
+def _json(value: dict) -> bytes:
+    return json.dumps(value, sort_keys=True).encode()
+
+
+def _config(plain: bytes, arch: str, settings: dict) -> bytes:
+    """An image configuration of the one layer whose uncompressed tar is plain."""
+    return _json(
         {
             "architecture": arch,
             "os": "linux",
-            "config": {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/"},
+            "config": settings,
             "rootfs": {"type": "layers", "diff_ids": [_digest(plain)]},
-        },
-        sort_keys=True,
-    ).encode()
-    manifest = json.dumps(
+        }
+    )
+
+
+def _manifest(config: bytes, packed: bytes) -> bytes:
+    return _json(
         {
             "schemaVersion": 2,
             "mediaType": MEDIA_MANIFEST,
             "config": {"mediaType": MEDIA_CONFIG, "digest": _digest(config), "size": len(config)},
             "layers": [{"mediaType": MEDIA_LAYER, "digest": _digest(packed), "size": len(packed)}],
-        },
-        sort_keys=True,
-    ).encode()
-    index = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": MEDIA_INDEX,
-            "manifests": [
-                {
-                    "mediaType": MEDIA_MANIFEST,
-                    "digest": _digest(manifest),
-                    "size": len(manifest),
-                    "platform": {"architecture": arch, "os": "linux"},
-                    "annotations": {
-                        "io.containerd.image.name": IMAGE_REF,
-                        "org.opencontainers.image.ref.name": IMAGE_REF.rsplit(":", 1)[1],
-                    },
-                }
-            ],
-        },
-        sort_keys=True,
-    ).encode()
+        }
+    )
+
+
+def images() -> dict[str, dict]:
+    """Each image of the archive by reference: its configuration's settings, in archive order."""
+    return {
+        IMAGE_REF: {"Env": ["PATH=/bin"], "Cmd": ["/bin/sh"], "WorkingDir": "/"},
+        PAUSE_REF: {"Env": ["PATH=/bin"], "Entrypoint": PAUSE_ENTRYPOINT, "WorkingDir": "/"},
+    }
+
+
+def archive(busybox: bytes, arch: str = "amd64") -> bytes:
+    """An OCI image layout as a tar archive with every image of images(), each named by its
+    reference for containerd's importer; the layer blob is stored once. Deterministic."""
+    plain, packed = layer(busybox)
+    blobs: dict[str, bytes] = {_digest(packed): packed}
+    descriptors = []
+    for ref, settings in images().items():
+        config = _config(plain, arch, settings)
+        manifest = _manifest(config, packed)
+        blobs[_digest(config)] = config
+        blobs[_digest(manifest)] = manifest
+        descriptors.append(
+            {
+                "mediaType": MEDIA_MANIFEST,
+                "digest": _digest(manifest),
+                "size": len(manifest),
+                "platform": {"architecture": arch, "os": "linux"},
+                "annotations": {
+                    "io.containerd.image.name": ref,
+                    "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1],
+                },
+            }
+        )
+    index = _json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": descriptors})
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         _add(tar, "oci-layout", json.dumps({"imageLayoutVersion": "1.0.0"}).encode())
         _add(tar, "index.json", index)
         _add(tar, "blobs", kind=tarfile.DIRTYPE, mode=0o755)
         _add(tar, "blobs/sha256", kind=tarfile.DIRTYPE, mode=0o755)
-        for blob in (config, manifest, packed):
-            _add(tar, f"blobs/sha256/{_digest(blob).split(':', 1)[1]}", blob)
+        for digest in sorted(blobs):
+            _add(tar, f"blobs/sha256/{digest.split(':', 1)[1]}", blobs[digest])
     return out.getvalue()
 
 

@@ -57,7 +57,9 @@ SERVER_PACKAGES = ["exim4-daemon-light"]
 CONTAINER_PACKAGES = ["containerd", "runc", "busybox-static"]
 # The stand-in kubelet of the kubelet scenario reads its configuration with PyYAML, as the real
 # kubelet reads it with a full YAML parser (the collection's own module does not use it).
-KUBELET_PACKAGES = ["python3-yaml"]
+# python3-grpcio: the lab's CRI client (lab/kubelet/cri.py) runs pods through containerd's CRI
+# plugin as a kubelet would; Debian has no crictl.
+KUBELET_PACKAGES = ["python3-yaml", "python3-grpcio"]
 FIXTURES = {"": [], "containerd": CONTAINER_PACKAGES, "kubelet": [*CONTAINER_PACKAGES, *KUBELET_PACKAGES]}
 # The fixtures whose nodes run containerd with the lab's busybox image.
 CONTAINERD_FIXTURES = ("containerd", "kubelet")

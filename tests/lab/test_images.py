@@ -40,29 +40,42 @@ def test_archive_is_an_oci_image_layout_with_matching_digests():
     index = json.loads(read(archive, "index.json"))
     assert index["schemaVersion"] == 2
     assert index["mediaType"] == "application/vnd.oci.image.index.v1+json"
-    [entry] = index["manifests"]
-    assert entry["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
-    assert entry["platform"] == {"architecture": "amd64", "os": "linux"}
-    # containerd's importer names the image after this annotation.
-    assert entry["annotations"]["io.containerd.image.name"] == oci.IMAGE_REF
-    assert entry["annotations"]["org.opencontainers.image.ref.name"] == "latest"
-    manifest = json.loads(blob(archive, entry))
-    assert manifest["mediaType"] == entry["mediaType"]
-    assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
-    assert [layer["mediaType"] for layer in manifest["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"]
-    config = json.loads(blob(archive, manifest["config"]))
-    assert (config["os"], config["architecture"]) == ("linux", "amd64")
-    layer = blob(archive, manifest["layers"][0])
-    # The config names the layer by the digest of its uncompressed tar.
-    assert config["rootfs"] == {
-        "type": "layers",
-        "diff_ids": ["sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()],
-    }
-    # Nothing else in the archive: three blobs, the layout marker and the index.
-    files = {name for name, info in members(archive).items() if info.isfile()}
-    assert files == {"oci-layout", "index.json"} | {
-        "blobs/sha256/" + d["digest"][7:] for d in (entry, manifest["config"], manifest["layers"][0])
-    }
+    # containerd's importer names each image after this annotation: busybox, then the CRI pause image.
+    assert [entry["annotations"]["io.containerd.image.name"] for entry in index["manifests"]] == [
+        oci.IMAGE_REF,
+        oci.PAUSE_REF,
+    ]
+    expected = {name for name, info in members(archive).items() if info.isfile()}
+    found = {"oci-layout", "index.json"}
+    layers = set()
+    configs = {}
+    for entry in index["manifests"]:
+        assert entry["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        assert entry["platform"] == {"architecture": "amd64", "os": "linux"}
+        assert entry["annotations"]["org.opencontainers.image.ref.name"] == "latest"
+        manifest = json.loads(blob(archive, entry))
+        assert manifest["mediaType"] == entry["mediaType"]
+        assert manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json"
+        assert [layer["mediaType"] for layer in manifest["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"]
+        config = json.loads(blob(archive, manifest["config"]))
+        assert (config["os"], config["architecture"]) == ("linux", "amd64")
+        layer = blob(archive, manifest["layers"][0])
+        # The config names the layer by the digest of its uncompressed tar.
+        assert config["rootfs"] == {
+            "type": "layers",
+            "diff_ids": ["sha256:" + hashlib.sha256(gzip.decompress(layer)).hexdigest()],
+        }
+        configs[entry["annotations"]["io.containerd.image.name"]] = config["config"]
+        layers.add(manifest["layers"][0]["digest"])
+        found |= {"blobs/sha256/" + d["digest"][7:] for d in (entry, manifest["config"], manifest["layers"][0])}
+    # Both images share one layer, stored once; nothing else is in the archive.
+    assert len(layers) == 1
+    assert found == expected
+    assert len(expected) == 2 + 2 * 2 + 1
+    assert configs[oci.IMAGE_REF]["Cmd"] == ["/bin/sh"]
+    # The pod sandbox's process sleeps in the foreground, whatever command the CRI plugin adds.
+    assert configs[oci.PAUSE_REF]["Entrypoint"] == ["/bin/sleep", "2147483647"]
+    assert "Cmd" not in configs[oci.PAUSE_REF]
 
 
 def test_layer_holds_busybox_and_applets_that_link_to_it():
@@ -71,7 +84,7 @@ def test_layer_holds_busybox_and_applets_that_link_to_it():
     names = members(plain)
     assert read(plain, "bin/busybox") == BUSYBOX
     assert names["bin/busybox"].mode == 0o755
-    for applet in ("sh", "echo"):
+    for applet in ("sh", "echo", "sleep", "dmesg"):
         assert names[f"bin/{applet}"].issym()
         assert names[f"bin/{applet}"].linkname == "busybox"
     assert names["tmp"].mode == 0o1777
