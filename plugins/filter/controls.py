@@ -15,6 +15,7 @@ from ansible_collections.nodeguard.hardening.plugins.module_utils._controls impo
     CONTROL_ID_RE,
     RESULT_SCHEMA_VERSION,
     STATUSES,
+    disabled_result,
     summarise,
 )
 
@@ -132,6 +133,21 @@ def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
+def skipped_results(controls: list[dict]) -> list[dict]:
+    """Results for controls a role did not check at all: every one switched off, with its reason."""
+    name = "skipped_results"
+    if not isinstance(controls, list) or not all(isinstance(c, dict) and "id" in c and "title" in c for c in controls):
+        raise AnsibleFilterError(f"{name}: give the controls resolve_controls returned")
+    on = [c["id"] for c in controls if c.get("enabled", True)]
+    if on:
+        raise AnsibleFilterError(f"{name}: {', '.join(on)} switched on; only switched-off controls go unchecked")
+    return [disabled_result(c) for c in controls]
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable]:
-        return {"resolve_controls": resolve_controls, "control_report": control_report}
+        return {
+            "resolve_controls": resolve_controls,
+            "control_report": control_report,
+            "skipped_results": skipped_results,
+        }

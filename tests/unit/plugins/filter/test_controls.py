@@ -14,6 +14,7 @@ from ansible_collections.nodeguard.hardening.plugins.filter.controls import (
     FilterModule,
     control_report,
     resolve_controls,
+    skipped_results,
 )
 
 CATALOG = [
@@ -265,6 +266,94 @@ def test_control_report_rejects(results, mode, message):
         control_report(results, "node-1", mode)
 
 
+# --------------------------------------------------------------------------- skipped_results
+
+SANDBOX_CATALOG = [
+    {
+        "id": "k8s.sandbox.gvisor_handler",
+        "title": "containerd has the runsc runtime handler",
+        "benchmarks": [{"benchmark": "CIS Kubernetes Benchmark v1.12", "section": "5.7.4"}],
+        "level": 2,
+        "default": False,
+        "default_reason": "a sandbox runtime is chosen per node pool",
+    },
+    {"id": "k8s.sandbox.kata_handler", "title": "containerd has the kata runtime handler", "profile": "sandbox"},
+]
+
+
+def test_skipped_results_reports_every_switched_off_control_with_its_reason():
+    controls = resolve_controls(SANDBOX_CATALOG, disabled={"k8s.sandbox.kata_handler": "no KVM on this pool"})
+    assert skipped_results(controls) == [
+        {
+            "id": "k8s.sandbox.gvisor_handler",
+            "title": "containerd has the runsc runtime handler",
+            "benchmarks": [{"benchmark": "CIS Kubernetes Benchmark v1.12", "section": "5.7.4"}],
+            "level": 2,
+            "profile": None,
+            "status": "skipped",
+            "reason": "switched off: off by default on Kubernetes nodes: a sandbox runtime is chosen per node pool",
+            "expected": None,
+            "actual": None,
+            "differences": [],
+            "details": {},
+        },
+        {
+            "id": "k8s.sandbox.kata_handler",
+            "title": "containerd has the kata runtime handler",
+            "benchmarks": [],
+            "level": None,
+            "profile": "sandbox",
+            "status": "skipped",
+            "reason": "switched off: no KVM on this pool",
+            "expected": None,
+            "actual": None,
+            "differences": [],
+            "details": {},
+        },
+    ]
+
+
+def test_skipped_results_go_into_a_report():
+    controls = resolve_controls(SANDBOX_CATALOG, disabled={"k8s.sandbox.kata_handler": "no KVM on this pool"})
+    report = control_report(skipped_results(controls), "node-1", "harden", now="2025-01-01T00:00:00+00:00")
+    assert report["summary"] == {"pass": 0, "fixed": 0, "drift": 0, "skipped": 2, "error": 0}
+
+
+def test_skipped_results_of_nothing_is_nothing():
+    assert skipped_results([]) == []
+
+
+@pytest.mark.parametrize(
+    ("controls", "message"),
+    [
+        (
+            [{"id": "k8s.sandbox.gvisor_handler", "title": "t", "enabled": True, "reason": None}],
+            "k8s.sandbox.gvisor_handler switched on; only switched-off controls go unchecked",
+        ),
+        (
+            [
+                {"id": "a.one", "title": "t", "enabled": False, "reason": "off"},
+                {"id": "a.two", "title": "t"},
+                {"id": "a.three", "title": "t", "enabled": True},
+            ],
+            "a.two, a.three switched on",
+        ),
+        ({"id": "a.one", "title": "t", "enabled": False}, "give the controls resolve_controls returned"),
+        ([{"id": "a.one", "enabled": False, "reason": "off"}], "give the controls resolve_controls returned"),
+        (["a.one"], "give the controls resolve_controls returned"),
+        (None, "give the controls resolve_controls returned"),
+    ],
+    ids=["one-on", "on-by-default", "not-list", "no-title", "not-dict", "none"],
+)
+def test_skipped_results_rejects(controls, message):
+    with pytest.raises(AnsibleFilterError, match="^" + re.escape(f"skipped_results: {message}")):
+        skipped_results(controls)
+
+
 def test_filter_module_exports():
     filters = FilterModule().filters()
-    assert filters == {"resolve_controls": resolve_controls, "control_report": control_report}
+    assert filters == {
+        "resolve_controls": resolve_controls,
+        "control_report": control_report,
+        "skipped_results": skipped_results,
+    }
