@@ -52,7 +52,7 @@ class Artifacts(Family):
                     expected = _download.expected_digest(node.module, artifact)
                 except _download.DownloadError as exc:
                     finding.differences.append(
-                        c.difference(artifact.name, artifact.checksum_url, "published checksum", None)
+                        c.difference(artifact.name, artifact.checksum_url or "checksum", "published checksum", str(exc))
                     )
                     finding.unfixable = str(exc)
                     continue

@@ -155,9 +155,11 @@ def test_an_unreadable_published_checksum_is_an_error(tree, server):
     assert outcome["reason"].startswith(
         f"runsc: the published checksum at {entry['checksum_url']} could not be read: the server answered HTTP 404"
     )
-    assert outcome["differences"] == [
-        {"item": "runsc", "where": entry["checksum_url"], "expected": "published checksum", "actual": None}
-    ]
+    (difference,) = outcome["differences"]
+    assert difference["item"] == "runsc" and difference["where"] == entry["checksum_url"]
+    assert difference["expected"] == "published checksum"
+    # What went wrong is the actual value, so that an audit (drift) says it too.
+    assert "the server answered HTTP 404" in difference["actual"]
     assert result["actions"] == []
     assert server.asked("/release/runsc") == 0
 
