@@ -78,3 +78,23 @@ def test_every_kube_bench_node_check_is_one_kubelet_control():
     sections = sorted(item["section"] for control in KUBELET for item in control.get("benchmarks") or [])
     assert sections == sorted(kubebench.CHECKS)
     assert len(sections) == 25
+
+
+CONTROLPLANE = controls_table.role_catalogs()["controlplane"]
+
+
+def test_every_kube_bench_control_plane_check_with_a_test_is_a_controlplane_control():
+    """Each CIS Kubernetes 1.12 check of sections 1 to 3 that kube-bench tests is implemented by a
+    control, and every section a control names is one of kube-bench's checks."""
+    from ansible_collections.nodeguard.hardening.plugins.module_utils._controlplane import kubebench  # noqa: PLC0415
+
+    named = {item["section"] for control in CONTROLPLANE for item in control.get("benchmarks") or []}
+    tested = {cid for cid, check in kubebench.CHECKS.items() if check.get("type") != "manual"}
+    assert named <= set(kubebench.CHECKS), sorted(named - set(kubebench.CHECKS))
+    assert tested <= named, sorted(tested - named)
+    assert set(kubebench.MANUAL) - named == {"1.2.20", "3.1.1", "3.1.2", "3.1.3"}
+
+
+def test_controlplane_catalog_names_the_benchmark_once_per_control_plane_section():
+    assert all(c["id"].startswith(("cis.", "k8s.")) for c in CONTROLPLANE)
+    assert len({c["id"] for c in CONTROLPLANE}) == len(CONTROLPLANE)

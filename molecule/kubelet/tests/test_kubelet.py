@@ -58,7 +58,7 @@ LAYOUT = {
 # One command on the node: both files parsed, comment lines, the process and the listeners.
 PROBE = r"""
 import grp, json, os, pwd, socket, subprocess, urllib.request, yaml
-config, original = {config!r}, "/root/nodeguard-lab-kubelet/original-config"
+config, original = {config!r}, "/root/nodeguard-lab/kubelet/original-config"
 def attributes(path):
     info = os.stat(path)
     return [info.st_mode & 0o777, pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name]

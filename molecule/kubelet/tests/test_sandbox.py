@@ -17,7 +17,7 @@ import json
 import pytest
 import tomllib
 
-CRI = "python3 /root/nodeguard-lab-kubelet/cri.py"
+CRI = "python3 /root/nodeguard-lab/kubelet/cri.py"
 IMAGE = "localhost/nodelab/busybox:latest"
 DROP_IN = "/etc/containerd/conf.d/90-nodeguard-sandbox.toml"
 WRAPPER = "/usr/local/libexec/nodeguard/runsc"

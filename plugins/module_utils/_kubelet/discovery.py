@@ -211,7 +211,7 @@ class NodeView:
             info = os.stat(self.node.path(path))
         except OSError:
             return None
-        return stat.S_IMODE(info.st_mode), _user(info.st_uid), _group(info.st_gid)
+        return stat.S_IMODE(info.st_mode), user_name(info.st_uid), group_name(info.st_gid)
 
     def process(self, comm: str) -> list[str] | None:
         found = processes(self.node, comm)
@@ -221,14 +221,16 @@ class NodeView:
         return self.node.read(path)
 
 
-def _user(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """The user's name, or the number where the node has no such user."""
     try:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return str(uid)
 
 
-def _group(gid: int) -> str:
+def group_name(gid: int) -> str:
+    """The group's name, or the number where the node has no such group."""
     try:
         return grp.getgrgid(gid).gr_name
     except KeyError:

@@ -540,6 +540,17 @@ def load(text: str) -> object:
     return None if root is None else root.to_data()
 
 
+def outline(text: str) -> tuple[t.Any, list[str], list[str]]:
+    """(root node, line contents, line endings) of a YAML document, for editors that work by lines.
+
+    Nodes carry their kind ("map", "seq", "scalar", "flow"), C(line), C(col), C(stop) and C(end)
+    (one past their last line); a map's C(entries) map keys to entries (C(line), C(col), C(value),
+    C(end)), a sequence's C(items) are nodes. The root is None for an empty document.
+    """
+    lines, endings = _split(text)
+    return _Parser(list(lines)).parse().root, lines, endings
+
+
 # --- editing -------------------------------------------------------------------------------------
 def _nest(keys: tuple[str, ...], value: object) -> object:
     for key in reversed(keys):
