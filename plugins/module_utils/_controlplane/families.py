@@ -200,9 +200,14 @@ class Encryption(Family):
             try:
                 data = yamldoc.load(text)
             except yamldoc.YamlError as error:
-                raise c.ControlInputError(f"{path}: {error}; fix or remove it (it holds keys)") from None
+                data = error
             if not isinstance(data, dict) or data.get("kind") != "EncryptionConfiguration":
-                raise c.ControlInputError(f"{path} is not an EncryptionConfiguration; fix or remove it")
+                # It holds keys: a person decides what becomes of it.
+                why = f"not read: {data}" if isinstance(data, yamldoc.YamlError) else "not an EncryptionConfiguration"
+                finding.actual = None
+                finding.differences.append(c.difference(path, "file", "an EncryptionConfiguration", why))
+                finding.unfixable = f"{path} holds keys this run does not rewrite; fix or move it by hand"
+                return finding
             groups = data.get("resources") or []
             first = _first_providers(groups, spec["resources"])
             finding.actual = {"first provider": first}
@@ -594,14 +599,22 @@ class Manifests(Family):
         finding = Finding(expected={"files that are not a Pod or repeat a Pod's name": []})
         pods: dict[str, list[str]] = {}
         stray: list[tuple[str, str]] = []
+        unread: list[str] = []
         for entry in sorted(os.listdir(node.path(directory))):
             path = os.path.join(directory, entry)
             if static_pod.hidden(entry) or os.path.isdir(node.path(path)):
                 continue
             try:
-                pods.setdefault(Manifest(path, node.read(path) or "").name, []).append(entry)
-            except ManifestError as error:
-                stray.append((entry, f"not a Pod the kubelet can start ({error})"))
+                data = yamldoc.load(node.read(path) or "")
+            except yamldoc.YamlError as error:
+                # YAML this module does not read may still be a Pod the kubelet runs: never moved.
+                unread.append(f"{path}: {error}")
+                continue
+            name = pod_name(data)
+            if name is None:
+                stray.append((entry, "not a Pod (apiVersion v1, kind Pod, a name and containers)"))
+            else:
+                pods.setdefault(name, []).append(entry)
         for name, entries in pods.items():
             if len(entries) > 1:
                 keep = next(
@@ -613,6 +626,8 @@ class Manifests(Family):
             path = os.path.join(directory, entry)
             finding.differences.append(c.difference(path, directory, "absent", why))
             finding.actions.append(self._move(node, path))
+        if unread:
+            finding.details["not read"] = unread
         return {control["id"]: finding for control, _unused in items}
 
     def _move(self, node: Node, path: str) -> Action:
@@ -635,6 +650,16 @@ class Manifests(Family):
             undo,
             [state_diff(path, "present\n", f"moved to {target}\n")],
         )
+
+
+def pod_name(data: t.Any) -> str | None:
+    """The name of a document the kubelet would run as a static pod, None for anything else."""
+    if not isinstance(data, dict) or data.get("apiVersion") != "v1" or data.get("kind") != "Pod":
+        return None
+    metadata, spec = data.get("metadata"), data.get("spec")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    containers = spec.get("containers") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name and isinstance(containers, list) and containers else None
 
 
 def build(options: static_pod.Options) -> list[Family]:
