@@ -359,8 +359,11 @@ class Flags(Family):
                 f"control {cid!r}: spec must be a mapping with component and any of {', '.join(FLAG_KEYS[1:])}"
             )
         component = spec["component"]
+        if component not in flagtypes.COMPONENTS:
+            raise c.ControlInputError(
+                f"control {cid!r}: unknown component {component!r}; known: {', '.join(flagtypes.COMPONENTS)}"
+            )
         try:
-            flagtypes.kind(component, "profiling" if component != "etcd" else "auto-tls")
             values = {f: flagtypes.check_value(component, f, v) for f, v in _mapping(cid, spec, "set").items()}
             present = {f: flagtypes.check_value(component, f, v) for f, v in _mapping(cid, spec, "present").items()}
             absent = _names_list(cid, spec, "absent")
