@@ -6,6 +6,7 @@
 The stand-ins (lab/controlplane/) run each static pod's command line as the kubelet would run the
 container, and refuse what the component refuses: a component that runs and answers its probe with
 the hardened flags shows that the manifests, the files they name and the mounts fit together.
+Everything is read on the node in one command (each command costs seconds under emulation).
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import yaml
 
-MANIFESTS = "/etc/kubernetes/manifests"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
-STATUS = "/run/nodelab-static-pods/status.json"
-BACKUPS = "/var/backups/nodeguard/manifests"
 # What the role sets that kubeadm does not, per component.
 HARDENED = {
     "kube-apiserver": {
@@ -38,16 +35,54 @@ HARDENED = {
     "kube-scheduler": {"profiling": "false", "bind-address": "127.0.0.1"},
     "etcd": {"client-cert-auth": "true", "peer-client-cert-auth": "true"},
 }
-# Anonymous requests as the kubelet's probe makes them, from the node itself.
-ASK = """
-import ssl, sys, urllib.error, urllib.request
-context = ssl.create_default_context()
-context.check_hostname = False
-context.verify_mode = ssl.CERT_NONE
-try:
-    print(urllib.request.urlopen(sys.argv[1], context=context, timeout=5).status)
-except urllib.error.HTTPError as error:
-    print(error.code)
+# Read on the node: the runner's status, the manifests, modes and owners, the API server's answers
+# to anonymous requests (as the kubelet's probe makes them), the encryption configuration.
+PROBE = r"""
+import grp, json, os, pwd, ssl, urllib.error, urllib.request, yaml
+
+def attributes(path):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [oct(info.st_mode & 0o777), pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name]
+
+def ask(path):
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        return urllib.request.urlopen("https://10.0.2.15:6443" + path, context=context, timeout=5).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+manifests = "/etc/kubernetes/manifests"
+state = {"exists": os.path.exists(manifests + "/kube-apiserver.yaml"), "authn": os.path.exists("/etc/kubernetes/authn")}
+if state["exists"]:
+    with open("/run/nodelab-static-pods/status.json") as handle:
+        state["status"] = json.load(handle)
+    state["entries"] = sorted(os.listdir(manifests))
+    state["manifests"] = {}
+    for name in state["entries"]:
+        if name.endswith(".yaml"):
+            with open(os.path.join(manifests, name)) as handle:
+                state["manifests"][name] = [yaml.safe_load(handle), attributes(os.path.join(manifests, name))]
+    state["answers"] = {path: ask(path) for path in ("/livez", "/readyz", "/healthz", "/api")}
+    state["audit_log"] = os.path.isfile("/var/log/kubernetes/audit/audit.log")
+    encryption = "/etc/kubernetes/enc/encryption-config.yaml"
+    with open(encryption) as handle:
+        state["encryption"] = [yaml.safe_load(handle), attributes(encryption)]
+    backups = "/var/backups/nodeguard/manifests"
+    state["backups"] = [attributes(backups), sorted(os.listdir(backups)), sorted(os.listdir(backups + "/moved"))]
+    state["etcd_data"] = attributes("/var/lib/etcd")
+    state["etcd_shell"] = pwd.getpwnam("etcd").pw_shell
+    state["cni"] = {
+        os.path.join(folder, name): attributes(os.path.join(folder, name))
+        for top in ("/etc/cni/net.d", "/var/lib/cni/networks")
+        for folder, _dirs, files in os.walk(top)
+        for name in files
+    }
+print(json.dumps(state))
 """
 
 
@@ -57,10 +92,15 @@ def control_plane(host) -> bool:
 
 
 @pytest.fixture(scope="module")
-def pods(host, control_plane) -> dict:
+def state(host) -> dict:
+    return json.loads(host.check_output("python3 -c %s", PROBE))
+
+
+@pytest.fixture(scope="module")
+def node(state, control_plane) -> dict:
     if not control_plane:
         pytest.skip("a worker")
-    return json.loads(host.file(STATUS).content_string)
+    return state
 
 
 def flags(command: list[str]) -> dict[str, str]:
@@ -72,66 +112,62 @@ def flags(command: list[str]) -> dict[str, str]:
     return out
 
 
-def test_only_the_four_pods_are_in_the_manifests_directory(host, control_plane):
-    if not control_plane:
-        assert not host.file(f"{MANIFESTS}/kube-apiserver.yaml").exists
-        assert not host.file("/etc/kubernetes/authn").exists
-        return
+def test_a_worker_gets_nothing_of_the_control_plane(state, control_plane):
+    if control_plane:
+        pytest.skip("the control plane node")
+    assert not state["exists"]
+    assert not state["authn"]
+
+
+def test_only_the_four_pods_are_in_the_manifests_directory(node):
     # .kubelet-keep is the kubelet package's own (empty, hidden: the kubelet skips it).
-    entries = set(host.file(MANIFESTS).listdir()) - {".kubelet-keep"}
-    assert sorted(entries) == [f"{name}.yaml" for name in COMPONENTS]
+    assert [e for e in node["entries"] if e != ".kubelet-keep"] == [f"{name}.yaml" for name in COMPONENTS]
+    assert node["status"]["errors"] == {}, node["status"]["errors"]
 
 
 @pytest.mark.parametrize("component", COMPONENTS)
-def test_each_component_runs_its_hardened_manifest(host, pods, component):
-    pod = pods["pods"][f"{component}.yaml"]
-    manifest = yaml.safe_load(host.file(f"{MANIFESTS}/{component}.yaml").content_string)
+def test_each_component_runs_its_hardened_manifest(node, component):
+    pod = node["status"]["pods"][f"{component}.yaml"]
+    manifest, attributes = node["manifests"][f"{component}.yaml"]
     command = manifest["spec"]["containers"][0]["command"]
     assert pod["state"] == "running", pod
     assert pod["command"][-len(command) + 1 :] == command[1:], pod
     running = flags(pod["command"])
     for name, value in HARDENED[component].items():
         assert running.get(name) == value, (component, name, running.get(name))
-    assert pods["errors"] == {}, pods["errors"]
-    file = host.file(f"{MANIFESTS}/{component}.yaml")
-    assert (file.mode, file.user, file.group) == (0o600, "root", "root")
+    assert attributes == ["0o600", "root", "root"]
 
 
-def test_the_api_server_answers_anonymous_requests_on_health_endpoints_only(host, pods):
-    for path, status in (("/livez", "200"), ("/readyz", "200"), ("/healthz", "200"), ("/api", "401")):
-        answer = host.check_output("python3 -c %s %s", ASK, f"https://10.0.2.15:6443{path}").strip()
-        assert answer == status, (path, answer)
+def test_the_api_server_answers_anonymous_requests_on_health_endpoints_only(node):
+    assert node["answers"] == {"/livez": 200, "/readyz": 200, "/healthz": 200, "/api": 401}
 
 
-def test_the_audit_log_is_written_where_the_manifest_mounts_it(host, pods):
-    log = host.file("/var/log/kubernetes/audit/audit.log")
-    assert log.exists and log.is_file
+def test_the_audit_log_is_written_where_the_manifest_mounts_it(node):
+    assert node["audit_log"]
 
 
-def test_secrets_are_encrypted_with_a_key_only_root_reads(host, pods):
-    config = host.file("/etc/kubernetes/enc/encryption-config.yaml")
-    assert (config.mode, config.user) == (0o600, "root")
-    data = yaml.safe_load(config.content_string)
+def test_secrets_are_encrypted_with_a_key_only_root_reads(node):
+    data, attributes = node["encryption"]
+    assert attributes == ["0o600", "root", "root"]
     [group] = [g for g in data["resources"] if "secrets" in g["resources"]]
     assert next(iter(group["providers"][0])) == "secretbox"
     assert {"identity": {}} in group["providers"][1:]
 
 
-def test_previous_manifests_are_kept_outside_the_manifests_directory(host, pods):
-    backups = host.file(BACKUPS)
-    assert backups.mode == 0o700
-    copies = [name for name in backups.listdir() if name.startswith("kube-apiserver.yaml.")]
-    assert 1 <= len(copies) <= 5, copies
-    assert "kube-apiserver.yaml.bak" in host.file(f"{BACKUPS}/moved").listdir()
+def test_previous_manifests_are_kept_outside_the_manifests_directory(node):
+    attributes, copies, moved = node["backups"]
+    assert attributes[0] == "0o700"
+    apiserver = [name for name in copies if name.startswith("kube-apiserver.yaml.")]
+    assert 1 <= len(apiserver) <= 5, copies
+    assert "kube-apiserver.yaml.bak" in moved
 
 
-def test_etcd_data_is_etcds_own(host, pods):
-    data = host.file("/var/lib/etcd")
-    assert (data.mode, data.user, data.group) == (0o700, "etcd", "etcd")
-    assert host.user("etcd").shell == "/usr/sbin/nologin"
+def test_etcd_data_is_etcds_own(node):
+    assert node["etcd_data"] == ["0o700", "etcd", "etcd"]
+    assert node["etcd_shell"] == "/usr/sbin/nologin"
 
 
-def test_cni_files_only_root_reads(host, pods):
-    for path in host.check_output("find /etc/cni/net.d /var/lib/cni/networks -type f").split():
-        file = host.file(path)
-        assert (file.mode, file.user) == (0o600, "root"), path
+def test_cni_files_only_root_reads(node):
+    assert node["cni"]
+    wrong = {path: attributes for path, attributes in node["cni"].items() if attributes != ["0o600", "root", "root"]}
+    assert wrong == {}
