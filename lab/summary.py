@@ -1,5 +1,8 @@
 """Before/after summary of two audits: one line per control that was not passing before.
 
+Controls skipped in both audits for the same reason (a whole role that does not apply to the node,
+such as the control plane's on a worker) are counted on one line per reason.
+
 Usage: python3 lab/summary.py BEFORE_DIR AFTER_DIR
 Exits 1 when the second audit still shows drift or errors, or a report is missing.
 """
@@ -35,10 +38,18 @@ def main(before_dir: str, after_dir: str) -> int:
         print(f"  before: {counts(before[host])}")
         print(f"  after:  {counts(after[host])}")
         width = max(len(cid) for cid in old)
+        still_skipped: dict[str, list[str]] = {}
         for cid, control in old.items():
             if control["status"] == "pass" and new[cid]["status"] == "pass":
                 continue
+            if control["status"] == new[cid]["status"] == "skipped" and control["reason"] == new[cid]["reason"]:
+                still_skipped.setdefault(new[cid]["reason"] or "", []).append(cid)
+                if len(still_skipped[new[cid]["reason"] or ""]) > 1:
+                    continue
             print(f"  {cid:<{width}}  {control['status']:>7} -> {new[cid]['status']:<7}  {new[cid]['reason'] or ''}")
+        for ids in still_skipped.values():
+            if len(ids) > 1:
+                print(f"  ... and {len(ids) - 1} more skipped for the same reason as {ids[0]}")
         left = after[host]["summary"]["drift"] + after[host]["summary"]["error"]
         failed = failed or left > 0
     print("\nno drift after hardening" if not failed else "\ndrift or errors remain after hardening")
