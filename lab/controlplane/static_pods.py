@@ -28,8 +28,11 @@ processes instead of containers:
 - The container's startupProbe and livenessProbe (httpGet) are run as the kubelet runs them
   (initialDelaySeconds, periodSeconds, failureThreshold; 200-399 is success; TLS not verified;
   an empty host is 127.0.0.1): after failureThreshold failures in a row the process is killed and
-  restarted, as the kubelet restarts a container that fails its probe. The readinessProbe is
-  recorded only.
+  restarted, as the kubelet restarts a container that fails its probe. The readinessProbe is not
+  run: the kubelet uses it for Service endpoints, which the lab has none of, and kubeadm's API
+  server probe every second would cost the emulated node a TLS handshake a second.
+- A file is read and parsed again only when it changed (inode, size, modification time), so the
+  scan every second costs the node almost nothing.
 - A file whose pod changes (the parsed document, so a comment or whitespace edit changes nothing,
   as the kubelet compares pods, not bytes) has its process stopped (SIGTERM, then SIGKILL after 5 s)
   and the new one started; a removed file's process is stopped.
@@ -85,8 +88,9 @@ def parse_manifest(text: str) -> dict:
     """The pod in text, as the kubelet's file source decodes it; ManifestError if it is not one."""
     import yaml  # noqa: PLC0415
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where Debian's package has it
     try:
-        documents = [document for document in yaml.safe_load_all(text) if document is not None]
+        documents = [document for document in yaml.load_all(text, Loader=loader) if document is not None]
     except yaml.YAMLError as error:
         raise ManifestError(f"invalid YAML: {str(error).splitlines()[0]}") from None
     if len(documents) != 1:
@@ -109,6 +113,27 @@ def parse_manifest(text: str) -> dict:
     return pod
 
 
+# path -> ((inode, size, mtime_ns), (pod, digest) or error text): a file is read and parsed again
+# only when it changed, so the runner's once-a-second scan costs the node almost nothing.
+_READ: dict = {}
+
+
+def _read(path: str) -> tuple:
+    info = os.stat(path)
+    key = (info.st_ino, info.st_size, info.st_mtime_ns)
+    cached = _READ.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    try:
+        with open(path, encoding="utf-8") as handle:
+            pod = parse_manifest(handle.read())
+        value: tuple = (pod, hashlib.sha256(json.dumps(pod, sort_keys=True, default=str).encode()).hexdigest())
+    except (OSError, UnicodeDecodeError, ManifestError) as error:
+        value = (None, f"could not process manifest file: {error}")
+    _READ[path] = (key, value)
+    return value
+
+
 def scan(directory: str) -> tuple:
     """({file: (pod, digest)}, {file: error}): the directory's pods in name order, hidden files
     skipped, invalid files and second pods of a name reported."""
@@ -124,10 +149,12 @@ def scan(directory: str) -> tuple:
         if entry.startswith(".") or not os.path.isfile(path):
             continue
         try:
-            with open(path, encoding="utf-8") as handle:
-                pod = parse_manifest(handle.read())
-        except (OSError, UnicodeDecodeError, ManifestError) as error:
+            pod, digest = _read(path)
+        except OSError as error:
             errors[entry] = f"could not process manifest file: {error}"
+            continue
+        if pod is None:
+            errors[entry] = digest
             continue
         name = pod["metadata"]["name"]
         namespace = pod["metadata"].get("namespace") or "default"
@@ -139,7 +166,6 @@ def scan(directory: str) -> tuple:
             )
             continue
         names[full] = entry
-        digest = hashlib.sha256(json.dumps(pod, sort_keys=True, default=str).encode()).hexdigest()
         pods[entry] = (pod, digest)
     return pods, errors
 
@@ -296,7 +322,7 @@ class Pod:
         container = self.pod["spec"]["containers"][0]
         self.probes = {
             kind: Probe(container[kind], now)
-            for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+            for kind in ("startupProbe", "livenessProbe")
             if kind in container
         }
         log("started", file=self.file, pod=self.name, pid=self.process.pid, restarts=self.restarts)
@@ -375,7 +401,7 @@ class Pod:
             probe.record(ok, what, now)
             if not ok:
                 log("probe failed", file=self.file, probe=kind, result=what, failures=probe.failures)
-            if kind != "readinessProbe" and probe.failed():
+            if probe.failed():
                 log("killing: probe failed failureThreshold times", file=self.file, probe=kind)
                 self.stop(f"{kind} failed")
                 self.restarts += 1
