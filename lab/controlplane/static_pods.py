@@ -321,9 +321,7 @@ class Pod:
         self.started_at, self.state, self.error = now, "running", ""
         container = self.pod["spec"]["containers"][0]
         self.probes = {
-            kind: Probe(container[kind], now)
-            for kind in ("startupProbe", "livenessProbe")
-            if kind in container
+            kind: Probe(container[kind], now) for kind in ("startupProbe", "livenessProbe") if kind in container
         }
         log("started", file=self.file, pod=self.name, pid=self.process.pid, restarts=self.restarts)
 

@@ -102,8 +102,6 @@ def test_controlplane_catalog_names_the_benchmark_once_per_control_plane_section
 
 def test_controlplane_levels_are_the_benchmarks():
     """Level 2 items of sections 1 to 3: 1.3.6, 2.7, 3.1.1 and 3.2.2 (3.1.1 has no control)."""
-    levels = {
-        item["section"]: control["level"] for control in CONTROLPLANE for item in control.get("benchmarks") or []
-    }
+    levels = {item["section"]: control["level"] for control in CONTROLPLANE for item in control.get("benchmarks") or []}
     assert {section for section, level in levels.items() if level == 2} == {"1.3.6", "2.7", "3.2.2"}
     assert set(levels.values()) == {1, 2}
