@@ -27,6 +27,7 @@ from ansible.module_utils import urls
 
 from ansible_collections.nodeguard.hardening.plugins.module_utils._controlplane.manifest import Manifest, Probe
 from ansible_collections.nodeguard.hardening.plugins.module_utils._files import atomic_write, file_diff
+from ansible_collections.nodeguard.hardening.plugins.module_utils._kubelet.discovery import scan_processes
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.engine import Action
 from ansible_collections.nodeguard.hardening.plugins.module_utils._system.node import CommandError, Node
 
@@ -42,22 +43,9 @@ class Options:
 
 
 def processes(node: Node, binary: str) -> list[list[str]]:
-    """argv of every running process whose command name is C(binary) (as C(ps -C) selects them)."""
-    root = node.path("/proc")
-    found = []
-    try:
-        entries = sorted((e for e in os.listdir(root) if e.isdigit()), key=int)
-    except OSError:
-        return []
-    for entry in entries:
-        name = node.read(f"/proc/{entry}/comm")
-        if name is None or name.strip() != binary[:15]:
-            continue
-        cmdline = node.read(f"/proc/{entry}/cmdline") or ""
-        argv = [word for word in cmdline.split("\0") if word]
-        if argv:
-            found.append(argv)
-    return found
+    """argv of every running process whose command name is C(binary) (as C(ps -C) selects them), read
+    afresh on every call: the health check polls it while the component restarts."""
+    return [process.argv for process in scan_processes(node, binary) if process.argv]
 
 
 def runs(argv: list[str], manifest: Manifest) -> bool:

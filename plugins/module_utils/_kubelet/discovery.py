@@ -179,10 +179,11 @@ def load_config(path: str, text: str) -> dict:
 def processes(node: Node, comm: str) -> list[Process]:
     """Running processes whose command name is C(comm), as C(ps -C) selects them; read once per
     inspection (every kube-bench check looks for its program)."""
-    return node.cached(f"processes:{comm}", lambda: _scan_processes(node, comm))
+    return node.cached(f"processes:{comm}", lambda: scan_processes(node, comm))
 
 
-def _scan_processes(node: Node, comm: str) -> list[Process]:
+def scan_processes(node: Node, comm: str) -> list[Process]:
+    """Running processes whose command name is C(comm), read from /proc now (no cache), by pid."""
     root = node.path("/proc")
     found = []
     try:
