@@ -112,7 +112,8 @@ def diff(old_dir: Path | str, new_dir: Path | str, mode: str | None = None) -> F
     old_away = {entry["host"]: entry["reason"] for entry in load_unreachable(old_dir)}
     new_away = {entry["host"]: entry["reason"] for entry in load_unreachable(new_dir)}
     nodes = []
-    for host in sorted(set(old) | set(new) | (set(old_away) & set(new_away))):
+    # Every node of the new run, reported or not, and every node the old run reported.
+    for host in sorted(set(old) | set(new) | set(new_away)):
         node = NodeDiff(host)
         if host not in old:
             node.old_missing = f"unreachable: {old_away[host]}" if host in old_away else "no report"

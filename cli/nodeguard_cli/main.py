@@ -88,7 +88,13 @@ def build_parser() -> Parser:
             epilog=_EXIT_CODES,
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        run.add_argument("-i", "--inventory", required=True, help="inventory file or directory, or host1,host2,")
+        run.add_argument(
+            "-i",
+            "--inventory",
+            action="append",
+            required=True,
+            help="inventory file or directory, or host1,host2, (repeat for several sources, as with ansible-playbook)",
+        )
         run.add_argument("--limit", help="Ansible host pattern: only these nodes")
         run.add_argument(
             "--controls",
@@ -108,14 +114,16 @@ def build_parser() -> Parser:
             type=Path,
             default=Path("nodeguard-reports"),
             metavar="DIR",
-            help="where the per-node reports and fleet documents go (default: %(default)s)",
+            help="where the per-node reports and fleet documents go; reports of this mode an earlier run "
+            "left there are replaced (default: %(default)s)",
         )
         run.add_argument(
             "--format",
             type=_formats,
             default=list(FORMATS),
             metavar="FORMATS",
-            help=f"fleet documents to write, comma-separated from {all_formats} (default: all)",
+            help=f"fleet documents to write, comma-separated from {all_formats} (default: all); "
+            "fleet-summary.json is always written, it records the nodes without a report",
         )
         run.add_argument("--quiet", action="store_true", help="no progress and no summary on the terminal")
         run.add_argument(

@@ -22,16 +22,15 @@ import typing as t
 from dataclasses import dataclass
 from pathlib import Path
 
-from nodeguard_cli.reports.load import ReportError, load_reports
+from nodeguard_cli.reports.load import ReportError, load_report, load_reports
 from nodeguard_cli.reports.summary import EXIT_ERROR, exit_code, fleet_summary, render_text
 from nodeguard_cli.reports.write import write_outputs
 
 # The same rule as the collection's control ids.
 CONTROL_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
-SKIP_REASON = "switched off on the command line (nodeguard --skip)"
+SKIP_REASON = "nodeguard --skip on the command line"
 REPORT_DIR_VARIABLE = "NODEGUARD_REPORT_DIR"
 _TASK_DONE = ("runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable")
-_REPO_PLAYBOOKS = Path(__file__).resolve().parents[2] / "playbooks"
 
 
 class UsageError(ValueError):
@@ -68,10 +67,24 @@ def control_extravars(controls: list[str], skip: list[str]) -> dict[str, t.Any]:
     return extravars
 
 
-def playbook_for(mode: str, playbooks: Path = _REPO_PLAYBOOKS) -> str:
-    """The repository's playbook when running from a checkout, else the installed collection's."""
-    path = playbooks / f"{mode}.yml"
-    return str(path) if path.is_file() else f"nodeguard.hardening.{mode}"
+def playbook_for(mode: str) -> str:
+    """The installed collection's playbook (found through Ansible's collections path)."""
+    return f"nodeguard.hardening.{mode}"
+
+
+def inventory_sources(inventories: list[str]) -> list[str]:
+    """Each ``-i``: a host list (``a,b,``) as given, a file or directory as an absolute path."""
+    if not inventories:
+        raise UsageError("no inventory given (-i)")
+    sources = []
+    for inventory in inventories:
+        if "," in inventory:
+            sources.append(inventory)
+        elif Path(inventory).exists():
+            sources.append(str(Path(inventory).resolve()))
+        else:
+            raise UsageError(f"inventory {inventory} does not exist")
+    return sources
 
 
 @dataclass
@@ -81,6 +94,19 @@ class NodeProgress:
     task: str = ""
     state: str = "running"
     reason: str = ""
+    controls: int = 0
+    drift: int = 0
+    errors: int = 0
+
+    def count(self, result: dict[str, t.Any]) -> None:
+        """Add the controls a role's module reported (its ``controls`` list) to this node's counts."""
+        controls = result.get("controls")
+        if not isinstance(controls, list):
+            return
+        statuses = [item.get("status") for item in controls if isinstance(item, dict)]
+        self.controls += len(statuses)
+        self.drift += statuses.count("drift")
+        self.errors += statuses.count("error")
 
 
 def _message(event_data: dict[str, t.Any]) -> str:
@@ -123,6 +149,7 @@ class Progress:
         if kind in _TASK_DONE and host:
             node = self.node(host)
             node.tasks += 1
+            node.count(data.get("res") or {})
             node.task = str(data.get("task") or "")
             if kind == "runner_on_unreachable":
                 node.state, node.reason = "unreachable", _message(data) or "unreachable"
@@ -147,12 +174,16 @@ class Progress:
             else:
                 for node in self.nodes.values():
                     if node.state == "finished":
-                        self._say(f"{node.host}: finished, {node.tasks} tasks")
+                        self._say(
+                            f"{node.host}: finished, {node.tasks} tasks, {node.controls} controls, "
+                            f"{node.drift} drift, {node.errors} errors"
+                        )
         return True
 
     def _line(self, node: NodeProgress) -> str:
         width = max(len(host) for host in self.nodes)
-        text = f"{node.host:<{width}}  {node.state:<11}  {node.tasks:>4} tasks  {node.reason or node.task}"
+        counts = f"{node.controls:>4} controls {node.drift:>4} drift {node.errors:>3} errors"
+        text = f"{node.host:<{width}}  {node.state:<11}  {node.tasks:>4} tasks {counts}  {node.reason or node.task}"
         return text[: max(20, shutil.get_terminal_size((100, 20)).columns - 1)]
 
     def _say(self, line: str) -> None:
@@ -195,7 +226,7 @@ def _ansible_runner_run(**kwargs: t.Any) -> t.Any:
 
 def run_fleet(
     mode: str,
-    inventory: str,
+    inventory: str | list[str],
     output: Path,
     formats: list[str],
     limit: str | None = None,
@@ -215,9 +246,7 @@ def run_fleet(
     stderr = stderr or sys.stderr
     runner = runner or _ansible_runner_run
     extravars = control_extravars(controls or [], skip or [])
-    if "," not in inventory and not Path(inventory).exists():
-        raise UsageError(f"inventory {inventory} does not exist")
-    source = inventory if "," in inventory else str(Path(inventory).resolve())
+    sources = inventory_sources([inventory] if isinstance(inventory, str) else inventory)
     # Progress goes where the result does not: stderr when stdout carries JSON.
     progress = Progress(stderr if as_json else stdout, quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="nodeguard-") as private:
@@ -230,7 +259,7 @@ def run_fleet(
         kwargs: dict[str, t.Any] = {
             "private_data_dir": private,
             "playbook": playbook or playbook_for(mode),
-            "inventory": source,
+            "inventory": sources[0] if len(sources) == 1 else sources,
             "envvars": envvars,
             "extravars": extravars,
             "event_handler": progress.handle,
@@ -247,6 +276,7 @@ def run_fleet(
             print(f"nodeguard: a report of this run is unusable: {exc}", file=stderr)
             return EXIT_ERROR
         output.mkdir(parents=True, exist_ok=True)
+        _remove_stale_reports(output, mode, reports)
         for report in reports.values():
             shutil.copyfile(report.path, output / report.path.name)
         rc = getattr(result, "rc", 0)
@@ -257,7 +287,8 @@ def run_fleet(
                 print(tail, file=stderr)
             return EXIT_ERROR
     summary = fleet_summary(mode, reports, progress.without_report(reports))
-    written = write_outputs(output, formats, summary, reports)
+    # The fleet summary is the run's record of the nodes without a report: always written.
+    written = write_outputs(output, ["json", *[kind for kind in formats if kind != "json"]], summary, reports)
     if as_json:
         print(json.dumps(summary, indent=2), file=stdout)
     elif not quiet:
@@ -265,6 +296,20 @@ def run_fleet(
         for path in written:
             print(f"wrote {path}", file=stdout)
     return exit_code(summary, fail_on)
+
+
+def _remove_stale_reports(output: Path, mode: str, reports: dict[str, t.Any]) -> None:
+    """An output directory holds one run: reports of ``mode`` an earlier run left there go.
+
+    Only files named and shaped as the report role's reports are removed; anything else stays.
+    """
+    for path in output.glob(f"*-{mode}.json"):
+        try:
+            report = load_report(path)
+        except ReportError:
+            continue
+        if report.mode == mode and report.host not in reports:
+            path.unlink()
 
 
 def _stdout_tail(result: t.Any, lines: int = 20) -> str:

@@ -99,19 +99,24 @@ def exit_code(summary: dict[str, t.Any], fail_on: str = "drift") -> int:
 
 
 def render_text(summary: dict[str, t.Any]) -> str:
-    """A few lines for a terminal: one per node, then the fleet totals."""
-    lines = []
-    width = max((len(node["host"]) for node in summary["nodes"]), default=4)
+    """A table for a terminal: a row per node with its counts (or why it has none), then the fleet's."""
+    width = max([len(node["host"]) for node in summary["nodes"]] + [len("fleet")])
+    columns = [max(len(status), 5) for status in STATUSES]
+
+    def row(name: str, values: t.Iterable[t.Any]) -> str:
+        cells = "  ".join(f"{value!s:>{size}}" for value, size in zip(values, columns))
+        return f"{name:<{width}}  {cells}".rstrip()
+
+    lines = [row("node", STATUSES)]
     for node in summary["nodes"]:
         if node["reachable"]:
-            counts = ", ".join(f"{status} {node['counts'][status]}" for status in STATUSES)
-            lines.append(f"{node['host']:<{width}}  {counts}")
+            lines.append(row(node["host"], (node["counts"][status] for status in STATUSES)))
         else:
             lines.append(f"{node['host']:<{width}}  no report: {node['reason']}")
     totals = summary["totals"]
-    counts = ", ".join(f"{status} {totals[status]}" for status in STATUSES)
+    lines.append(row("fleet", (totals[status] for status in STATUSES)))
     lines.append(
         f"{summary['mode']}: {totals['nodes']} nodes, {totals['reported']} reported, "
-        f"{totals['unreachable']} without a report; {counts}"
+        f"{totals['unreachable']} without a report"
     )
     return "\n".join(lines)

@@ -104,6 +104,27 @@ def test_an_unreachable_node_and_a_new_node(tmp_path: Path) -> None:
     assert "node1: no change" in text
 
 
+def test_a_node_unreachable_in_the_new_run_only_is_listed(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    write(old, report("node1"))
+    write(new, report("node1"))
+    summary = {"schema_version": 1, "unreachable": [{"host": "node9", "reason": "Connection refused"}]}
+    (new / "fleet-summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    result = diff(old, new)
+    by_host = {node.host: node for node in result.nodes}
+    assert list(by_host) == ["node1", "node9"]
+    assert (by_host["node9"].old_missing, by_host["node9"].new_missing) == (
+        "no report",
+        "unreachable: Connection refused",
+    )
+    assert result.counts()["nodes_without_new_report"] == 1
+    assert exit_code(result) == 2
+    assert (
+        "node9: no report in either run (old: no report; new: unreachable: Connection refused)"
+        in render_text(result).splitlines()
+    )
+
+
 def test_text_groups_by_kind(tmp_path: Path) -> None:
     result = diff(*_runs(tmp_path, {"c.a": "drift", "c.bb": "pass"}, {"c.a": "pass", "c.bb": "error"}))
     lines = render_text(result).splitlines()

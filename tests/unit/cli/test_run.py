@@ -40,8 +40,9 @@ class FakeRunner:
         )
 
 
-def ok(host: str, task: str = "Check kernel parameters") -> dict:
-    return {"event": "runner_on_ok", "event_data": {"host": host, "task": task, "res": {}}}
+def ok(host: str, task: str = "Check kernel parameters", statuses: tuple[str, ...] = ()) -> dict:
+    res = {"controls": [{"id": f"cis.a.c{n}", "status": status} for n, status in enumerate(statuses)]}
+    return {"event": "runner_on_ok", "event_data": {"host": host, "task": task, "res": res if statuses else {}}}
 
 
 def unreachable(host: str, msg: str = "Failed to connect to the host via ssh: Connection refused") -> dict:
@@ -104,14 +105,26 @@ def test_no_option_no_extravars(tmp_path: Path, inventory: Path) -> None:
     assert "forks" not in call
 
 
-@pytest.mark.parametrize(
-    ("playbooks", "expected"),
-    [(True, "{dir}/audit.yml"), (False, "nodeguard.hardening.audit")],
-)
-def test_playbook_from_the_checkout_or_the_collection(tmp_path: Path, playbooks: bool, expected: str) -> None:
-    if playbooks:
-        (tmp_path / "audit.yml").write_text("---\n", encoding="utf-8")
-    assert playbook_for("audit", tmp_path) == expected.format(dir=tmp_path)
+def test_the_installed_collections_playbook() -> None:
+    assert playbook_for("audit") == "nodeguard.hardening.audit"
+    assert playbook_for("harden") == "nodeguard.hardening.harden"
+
+
+def test_several_inventory_sources(tmp_path: Path, inventory: Path) -> None:
+    extra = tmp_path / "unreachable.yml"
+    extra.write_text("---\nall:\n  hosts:\n    node9:\n", encoding="utf-8")
+    runner = FakeRunner([report("node1")], [stats(["node1"])])
+    args = ["audit", "-i", str(inventory), "-i", str(extra), "-i", "node3,", "--output", str(tmp_path / "out")]
+    assert main([*args, "--quiet", "--fail-on", "never"], runner=runner) == 0
+    assert runner.calls[0]["inventory"] == [str(inventory.resolve()), str(extra.resolve()), "node3,"]
+
+
+def test_a_missing_inventory_is_a_usage_error(capsys, tmp_path: Path, inventory: Path) -> None:
+    runner = FakeRunner([], [])
+    args = ["audit", "-i", str(inventory), "-i", str(tmp_path / "nope.yml"), "--output", str(tmp_path / "out")]
+    assert main(args, runner=runner) == 3
+    assert "nope.yml does not exist" in capsys.readouterr().err
+    assert not runner.calls
 
 
 @pytest.mark.parametrize(
@@ -142,7 +155,7 @@ def test_an_unreachable_host_is_reported_everywhere(capsys, tmp_path: Path, inve
     assert _run(tmp_path, inventory, runner) == 2
     out = capsys.readouterr().out.splitlines()
     assert "node2: unreachable: Failed to connect to the host via ssh: Connection refused" in out
-    assert "node1: finished, 2 tasks" in out
+    assert "node1: finished, 2 tasks, 0 controls, 0 drift, 0 errors" in out
     assert "node2  no report: Failed to connect to the host via ssh: Connection refused" in out
     folder = tmp_path / "out"
     assert sorted(path.name for path in folder.iterdir()) == [
@@ -227,7 +240,7 @@ def test_plain_lines_on_a_pipe_and_a_live_view_on_a_terminal(stream: io.StringIO
     progress = Progress(stream, clock=lambda: float(next(ticks)))
     assert progress.live is live
     for event in (
-        ok("node1"),
+        ok("node1", statuses=("pass", "drift", "drift", "error", "skipped")),
         ok("node2"),
         ok("node1", "Write the report"),
         unreachable("node2"),
@@ -240,7 +253,10 @@ def test_plain_lines_on_a_pipe_and_a_live_view_on_a_terminal(stream: io.StringIO
         assert "\x1b[2F" in text
         last = text.rsplit("\x1b[2F", 1)[1]
         lines = [line.replace("\x1b[2K", "") for line in last.splitlines()]
-        assert lines[0].split() == ["node1", "finished", "2", "tasks", "Write", "the", "report"]
+        assert lines[0].split() == [
+            *["node1", "finished", "2", "tasks", "5", "controls", "2", "drift", "1", "errors"],
+            *["Write", "the", "report"],
+        ]
         assert lines[1].startswith("node2  unreachable")
     else:
         assert "\x1b" not in text
@@ -248,7 +264,7 @@ def test_plain_lines_on_a_pipe_and_a_live_view_on_a_terminal(stream: io.StringIO
             "node1: started",
             "node2: started",
             "node2: unreachable: Failed to connect to the host via ssh: Connection refused",
-            "node1: finished, 2 tasks",
+            "node1: finished, 2 tasks, 5 controls, 2 drift, 1 errors",
         ]
     assert progress.without_report(["node1"]) == [
         {"host": "node2", "reason": "Failed to connect to the host via ssh: Connection refused"}
@@ -261,3 +277,19 @@ def test_quiet_progress_writes_nothing() -> None:
     progress.handle(ok("node1"))
     progress.handle(stats(["node1"]))
     assert stream.getvalue() == ""
+
+
+def test_the_output_holds_this_run_only(tmp_path: Path, inventory: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes-audit.json").write_text("not a report", encoding="utf-8")
+    first = FakeRunner([report("node1"), report("node2")], [stats(["node1", "node2"])])
+    _run(tmp_path, inventory, first, "--quiet", "--format", "html")
+    assert {"node1-audit.json", "node2-audit.json", "fleet-summary.json"} <= {p.name for p in out.iterdir()}
+    second = FakeRunner([report("node1")], [ok("node1"), unreachable("node2"), stats(["node1"], ["node2"])])
+    assert _run(tmp_path, inventory, second, "--quiet", "--format", "junit") == 2
+    names = {path.name for path in out.iterdir()}
+    assert "node2-audit.json" not in names, "an earlier run's report of an unreachable node is not this run's"
+    assert {"node1-audit.json", "notes-audit.json", "fleet-junit.xml"} <= names
+    summary = json.loads((out / "fleet-summary.json").read_text(encoding="utf-8"))
+    assert [node["host"] for node in summary["unreachable"]] == ["node2"]

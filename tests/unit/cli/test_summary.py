@@ -65,8 +65,10 @@ def test_exit_code_refuses_an_unknown_choice() -> None:
 def test_text_names_every_node(fleet_dir: Path) -> None:
     text = render_text(_summary(fleet_dir, [{"host": "node3", "reason": "refused"}]))
     assert text.splitlines() == [
-        "node1  pass 1, fixed 0, drift 1, skipped 0, error 0",
-        "node2  pass 0, fixed 1, drift 0, skipped 1, error 1",
+        "node    pass  fixed  drift  skipped  error",
+        "node1      1      0      1        0      0",
+        "node2      0      1      0        1      1",
         "node3  no report: refused",
-        "audit: 3 nodes, 2 reported, 1 without a report; pass 1, fixed 1, drift 1, skipped 1, error 1",
+        "fleet      1      1      1        1      1",
+        "audit: 3 nodes, 2 reported, 1 without a report",
     ]
