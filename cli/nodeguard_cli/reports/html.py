@@ -158,13 +158,11 @@ _PAGE = """<!DOCTYPE html>
 <label>Search <input type="search" id="filter-search" placeholder="id, title or reason" autocomplete="off"></label>
 </form>
 <p id="shown" aria-live="polite"></p>
-<div class="scroll">
 <table id="matrix">
 <caption>Select a control to see its benchmark references and, per node, the expected and actual values.</caption>
 <thead><tr><th scope="col">Control</th></tr></thead>
 <tbody></tbody>
 </table>
-</div>
 <noscript><p>This page draws its tables with JavaScript; the same data is in fleet-summary.json and the
 per-node reports.</p></noscript>
 </section>
@@ -190,7 +188,8 @@ fieldset { border: 1px solid var(--line); padding: .25rem .75rem; margin: 0; }
 fieldset label { margin-right: .75rem; white-space: nowrap; }
 select, input[type=search] { font: inherit; padding: .15rem .3rem; }
 input[type=search] { min-width: 16rem; }
-.scroll { overflow-x: auto; }
+/* No box with overflow around the matrix: it would be the scroll container of the sticky header row and,
+   never scrolling vertically, let that row go with the page. The page itself scrolls, both ways. */
 #matrix th[scope=row] { font-weight: normal; min-width: 22rem; }
 #matrix th[scope=row] button { font: inherit; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   background: none; border: 0; padding: 0; color: #0b4f9c; cursor: pointer; text-align: left; }
