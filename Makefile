@@ -8,7 +8,7 @@ LAB := python3 lab/nodelab.py
 REPORTS ?= nodeguard-reports
 # Debian packages the lab and the tests need, as command:package.
 SYSTEM_TOOLS := qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils mmdebstrap:mmdebstrap \
-	vde_switch:vde2 mkfs.ext4:e2fsprogs ssh:openssh-client git:git
+	vde_switch:vde2 mkfs.ext4:e2fsprogs ssh:openssh-client git:git chromium:chromium chromedriver:chromium-driver
 export PATH := $(BIN):$(PATH)
 
 TIMES := $(CURDIR)/.stage-times
@@ -19,7 +19,7 @@ TIMED := $(CURDIR)/tests/timed.sh
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
-deps: ## install the Debian packages of the lab (qemu, mmdebstrap, vde2)
+deps: ## install the Debian packages of the lab (qemu, mmdebstrap, vde2) and Chromium for the report test
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair##*:}"; done; \
 	if [ -n "$$missing" ]; then \
@@ -29,9 +29,11 @@ deps: ## install the Debian packages of the lab (qemu, mmdebstrap, vde2)
 	fi
 
 venv: $(VENV)/.installed ## create the pinned Python environment
-$(VENV)/.installed: requirements/dev.txt requirements/constraints.txt
+$(VENV)/.installed: requirements/dev.txt requirements/constraints.txt cli/pyproject.toml tools/fetch_junit_schemas.py
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q -c requirements/constraints.txt -r requirements/dev.txt
+	$(BIN)/pip install -q --no-deps -e ./cli
+	$(BIN)/python tools/fetch_junit_schemas.py $(VENV)/share/junit-schemas
 	mkdir -p .collections/ansible_collections/nodeguard
 	ln -sfn ../../.. .collections/ansible_collections/nodeguard/hardening
 	touch $@
@@ -49,7 +51,7 @@ sanity: venv ## ansible-test sanity on a staged copy, empty ignore file
 docs: venv ## write the README's tables of controls from the catalogs
 	python tools/controls_table.py
 
-unit: venv ## unit tests of module_utils, modules and filters
+unit: deps venv ## unit tests of module_utils, modules and filters, the fleet command line (its page in Chromium)
 	pytest tests/unit -q
 
 labtest: deps venv build ## the lab on real VMs: caller's terminal and pipes untouched; images and recipes
