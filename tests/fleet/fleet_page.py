@@ -195,6 +195,19 @@ def open_browser(window: tuple[int, int] = WINDOW) -> t.Iterator[t.Any]:
         driver.quit()
 
 
+@contextlib.contextmanager
+def browser_or_fail(window: tuple[int, int] = WINDOW) -> t.Iterator[t.Any]:
+    """``open_browser`` for a test: a Chromium that is missing or does not start fails it (never a skip)."""
+    import pytest  # noqa: PLC0415  (the checker also runs by hand, without pytest)
+
+    with contextlib.ExitStack() as stack:
+        try:
+            driver = stack.enter_context(open_browser(window))
+        except BrowserMissing as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield driver
+
+
 def section_group(benchmark: str, section: t.Any) -> str:
     """The benchmark section a reader filters by: two numbers deep, or the words before a colon."""
     text = str(section).strip()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .fleet_page import BrowserMissing, browser_paths, check_fleet_page, open_browser
+from .fleet_page import browser_or_fail, check_fleet_page
 
 REPORTS_VARIABLE = "NODEGUARD_FLEET_REPORTS"
 SCREENSHOT_VARIABLE = "NODEGUARD_SCREENSHOT"
@@ -32,14 +32,7 @@ def test_the_fleet_page_shows_the_run_s_reports() -> None:
             pytrace=False,
         )
     screenshot = os.environ.get(SCREENSHOT_VARIABLE) or None
-    try:
-        browser_paths()
-        missing = ""
-    except BrowserMissing as exc:
-        missing = str(exc)
-    if missing:
-        pytest.fail(missing, pytrace=False)
-    with open_browser() as driver:
+    with browser_or_fail() as driver:
         checked = check_fleet_page(Path(folder), driver, screenshot=screenshot, details=8)
     assert checked["controls"] and checked["details"], checked
     if screenshot:

@@ -54,3 +54,11 @@ def write(directory: Path, document: dict[str, t.Any], name: str | None = None) 
     path = directory / (name or f"{document['host']}-{document['mode']}.json")
     path.write_text(json.dumps(document, indent=2), encoding="utf-8")
     return path
+
+
+def write_unreachable(directory: Path, entries: list[dict[str, str]], **fields: t.Any) -> Path:
+    """An earlier run's fleet-summary.json naming the nodes it has no report of, as `nodeguard` writes it."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "fleet-summary.json"
+    path.write_text(json.dumps({"schema_version": 1, **fields, "unreachable": entries}), encoding="utf-8")
+    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from nodeguard_cli.diff import classify, diff, exit_code, render_text
 
-from .builders import control, report, write
+from .builders import control, report, write, write_unreachable
 
 
 @pytest.mark.parametrize(
@@ -88,8 +88,7 @@ def test_an_unreachable_node_and_a_new_node(tmp_path: Path) -> None:
         write(old, report(host))
     write(new, report("node1"))
     write(new, report("node4"))
-    summary = {"schema_version": 1, "unreachable": [{"host": "node2", "reason": "ssh: connection refused"}]}
-    (new / "fleet-summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_unreachable(new, [{"host": "node2", "reason": "ssh: connection refused"}])
     result = diff(old, new)
     by_host = {node.host: node for node in result.nodes}
     assert list(by_host) == ["node1", "node2", "node4"]
@@ -108,8 +107,7 @@ def test_a_node_unreachable_in_the_new_run_only_is_listed(tmp_path: Path) -> Non
     old, new = tmp_path / "old", tmp_path / "new"
     write(old, report("node1"))
     write(new, report("node1"))
-    summary = {"schema_version": 1, "unreachable": [{"host": "node9", "reason": "Connection refused"}]}
-    (new / "fleet-summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_unreachable(new, [{"host": "node9", "reason": "Connection refused"}])
     result = diff(old, new)
     by_host = {node.host: node for node in result.nodes}
     assert list(by_host) == ["node1", "node9"]

@@ -23,14 +23,14 @@ from fleet.fleet_page import (
     PAGE_NAME,
     BrowserMissing,
     PageProblems,
+    browser_or_fail,
     browser_paths,
     check_fleet_page,
-    open_browser,
     section_group,
 )
 from nodeguard_cli.main import main
 
-from .builders import control, report, write
+from .builders import control, report, write, write_unreachable
 
 HOSTILE = '</script><img src=x onerror="alert(1)"><b>bold</b> & \u2028 <!-- -->'
 DEBIAN = "CIS Debian Linux 12 v1.1.0"
@@ -114,14 +114,7 @@ def _fleet() -> list[dict[str, t.Any]]:
 @pytest.fixture(scope="module")
 def driver() -> t.Iterator[t.Any]:
     """One headless Chromium for the module; without one the tests fail (never skip), saying `make deps`."""
-    try:
-        browser_paths()
-        missing = ""
-    except BrowserMissing as exc:
-        missing = str(exc)
-    if missing:
-        pytest.fail(missing, pytrace=False)
-    with open_browser() as browser:
+    with browser_or_fail() as browser:
         yield browser
 
 
@@ -131,8 +124,7 @@ def fleet_reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fleet")
     for document in _fleet():
         write(folder, document)
-    summary = {"schema_version": 1, "mode": "audit", "unreachable": [UNREACHABLE]}
-    (folder / "fleet-summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    write_unreachable(folder, [UNREACHABLE], mode="audit")
     assert main(["report", str(folder), "--quiet"]) == 0
     return folder
 
